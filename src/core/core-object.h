@@ -21,6 +21,9 @@ typedef struct pk_class {
 	PRL_HANDLE_TYPE type;
 	gsize size;            /* of the whole instance struct */
 	void (*dispose)(pk_object *obj); /* free members; NULL if none. Runs with no lock held. */
+	/* Optional string form (newly allocated), e.g. for PrlResult_GetParamAsString on an
+	 * object param; NULL = the object has none. */
+	char *(*to_string)(pk_object *obj);
 } pk_class;
 
 struct pk_object {
@@ -37,6 +40,8 @@ void pk_object_unref(gpointer obj);
 /* For weak maps: a new reference, or NULL if the object is already being disposed. */
 gpointer pk_object_try_ref(gpointer obj);
 PRL_HANDLE_TYPE pk_object_type(gconstpointer obj);
+/* The class's string form of obj (newly allocated), or NULL if its class has none. */
+char *pk_object_to_string(gpointer obj);
 /* The handle value of obj; no reference change. */
 PRL_HANDLE pk_object_handle(gconstpointer obj);
 /* Hand out a handle for a reference the caller owns (the reference moves to the caller of
@@ -49,6 +54,9 @@ PRL_HANDLE pk_object_give_ref(gpointer obj);
  * PRL_INVALID_HANDLE or wrong type → PRL_ERR_INVALID_ARG; unknown/stale/garbage →
  * PRL_ERR_INVALID_HANDLE. *out is set only on success. */
 PRL_RESULT pk_handle_get(PRL_HANDLE h, PRL_HANDLE_TYPE type, gpointer *out);
+/* Drop one reference through its handle (PrlHandle_Free): atomic with the lookup, so two
+ * threads freeing the same last reference cannot both succeed. Errors as pk_handle_get. */
+PRL_RESULT pk_handle_free(PRL_HANDLE h);
 /* Live objects of a type (PHT_ERROR = all). */
 guint pk_handle_count(PRL_HANDLE_TYPE type);
 

@@ -1,0 +1,222 @@
+/* gen-support-matrix — print doc/support-matrix.md from the drivers' own feature bits.
+ *
+ * DESIGN §6: "Features are honest: ... the support matrix in doc/ is generated from them,
+ * never hand-written." This program uses only the public API (PrlApi_GetDriverFeatures),
+ * so the page says exactly what a program linked against this build would be told.
+ *
+ *   gen-support-matrix              the whole page (Markdown) on stdout
+ *   gen-support-matrix --column N   "FEATURE yes|no" lines for column N (0-based), or exit
+ *                                   status 77 when that driver is not built in
+ *   gen-support-matrix --columns    the number of driver columns
+ *
+ * Exit status: 0 on success, 77 (--column) for a driver that is not built in, 1 on
+ * errors. MIT license. */
+#include <prlkit/Parallels.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One column per driver, plus one per setting that changes a driver's features (the
+ * first column of a driver has its default settings). */
+struct column {
+	const char *label;
+	const char *driver;
+	const char *settings_json;
+};
+
+static const struct column columns[] = {
+	{ "sim", "sim", NULL },
+	{ "pve", "pve", NULL },
+	{ "pve template_mode=native", "pve", "{\"template_mode\":\"native\"}" },
+	{ "pve suspend_mode=pause", "pve", "{\"suspend_mode\":\"pause\"}" },
+	{ "libvirt", "libvirt", NULL },
+};
+#define N_COLUMNS (sizeof columns / sizeof columns[0])
+
+struct feature {
+	const char *name;
+	PRL_UINT64 bit;
+	const char *meaning;
+	/* Public functions (or flags) that need it; "" for none. */
+	const char *functions;
+};
+
+static const struct feature features[] = {
+	{ "PRLK_FEAT_SUSPEND", PRLK_FEAT_SUSPEND, "suspend a running VM and resume it",
+	  "PrlVm_Suspend, PrlVm_Resume" },
+	{ "PRLK_FEAT_PAUSE", PRLK_FEAT_PAUSE, "pause a running VM and continue it",
+	  "PrlVm_Pause" },
+	{ "PRLK_FEAT_RESET", PRLK_FEAT_RESET, "hard reset", "PrlVm_Reset" },
+	{ "PRLK_FEAT_RESTART", PRLK_FEAT_RESTART, "guest reboot", "PrlVm_Restart" },
+	{ "PRLK_FEAT_EDIT", PRLK_FEAT_EDIT, "edit name, description, RAM and CPUs",
+	  "PrlVm_Commit (of name, description, RAM, CPUs)" },
+	{ "PRLK_FEAT_DELETE", PRLK_FEAT_DELETE, "delete VMs", "PrlVm_Delete" },
+	{ "PRLK_FEAT_CLONE", PRLK_FEAT_CLONE, "full clones", "PrlVm_Clone, PrlVm_CloneEx" },
+	{ "PRLK_FEAT_LINKED_CLONE", PRLK_FEAT_LINKED_CLONE, "linked clones",
+	  "PrlVm_CloneEx (PCVF_LINKED_CLONE), PrlVm_CloneFromSnapshot (PCVF_LINKED_CLONE)" },
+	{ "PRLK_FEAT_CLONE_FROM_SNAPSHOT", PRLK_FEAT_CLONE_FROM_SNAPSHOT,
+	  "clone the state of a named snapshot", "PrlVm_CloneFromSnapshot" },
+	{ "PRLK_FEAT_SNAPSHOTS", PRLK_FEAT_SNAPSHOTS, "create, list, revert, delete snapshots",
+	  "PrlVm_CreateSnapshot, PrlVm_SwitchToSnapshot, PrlVm_DeleteSnapshot, "
+	  "PrlVm_GetSnapshotsTree, PrlVm_GetSnapshotsList, PrlVm_ReplaceSnapshot, "
+	  "PrlVm_DeleteSnapshotIfExists" },
+	{ "PRLK_FEAT_TEMPLATES", PRLK_FEAT_TEMPLATES, "convert a VM into a template",
+	  "PrlVmCfg_SetTemplateSign + PrlVm_Commit, PrlVm_Clone (bCreateTemplate), "
+	  "PrlVm_CloneEx (PCVF_CLONE_TO_TEMPLATE)" },
+	{ "PRLK_FEAT_REVERSIBLE_TEMPLATES", PRLK_FEAT_REVERSIBLE_TEMPLATES,
+	  "convert a template back into a VM", "PrlVmCfg_SetTemplateSign(FALSE) + PrlVm_Commit" },
+	{ "PRLK_FEAT_GUEST_IPS", PRLK_FEAT_GUEST_IPS, "guest IP addresses reported",
+	  "PrlVmCfg_GetIpAddresses" },
+	{ "PRLK_FEAT_EVENTS", PRLK_FEAT_EVENTS, "platform state-change events",
+	  "PrlSrv_RegEventHandler, PrlVm_RegEventHandler (PHT_EVENT deliveries)" },
+	{ "PRLK_FEAT_STATISTICS", PRLK_FEAT_STATISTICS, "host and VM statistics",
+	  "PrlSrv_GetStatistics, PrlVm_GetStatistics" },
+	{ "PRLK_FEAT_TASK_IDS", PRLK_FEAT_TASK_IDS, "task ids resolvable from another process",
+	  "PrlJob_GetTaskId, PrlSrv_GetTaskInfo, PrlSrv_AttachToLostTask" },
+};
+#define N_FEATURES (sizeof features / sizeof features[0])
+
+/* Result of asking the library about one column. */
+struct probe {
+	PRL_RESULT rc;
+	PRL_UINT64 bits;
+};
+
+static struct probe probe_column(const struct column *col)
+{
+	struct probe p = { PRL_ERR_SUCCESS, 0 };
+
+	p.rc = PrlApi_GetDriverFeatures(col->driver, col->settings_json, &p.bits);
+	return p;
+}
+
+static void print_column(const struct probe *p)
+{
+	size_t i;
+
+	for (i = 0; i < N_FEATURES; i++)
+		printf("%s %s\n", features[i].name, (p->bits & features[i].bit) ? "yes" : "no");
+}
+
+/* Every PRLK_FEAT_* bit must have a row: a bit the table does not know is a bug here. */
+static int check_known_bits(const struct probe *p, const struct column *col)
+{
+	PRL_UINT64 known = 0;
+	size_t i;
+
+	for (i = 0; i < N_FEATURES; i++)
+		known |= features[i].bit;
+	if (p->bits & ~known) {
+		fprintf(stderr, "gen-support-matrix: driver %s reports feature bits 0x%llx "
+		        "that have no row in this program\n", col->driver,
+		        (unsigned long long)(p->bits & ~known));
+		return -1;
+	}
+	return 0;
+}
+
+static void print_page(const struct probe *probes)
+{
+	size_t i, c;
+
+	printf("# Driver support matrix\n\n");
+	printf("<!-- Generated by doc/gen-support-matrix from the drivers' feature bits "
+	       "(PrlApi_GetDriverFeatures).\n     Do not edit: run `make update-support-matrix` "
+	       "in a build with every driver. -->\n\n");
+	printf("Which driver can do what, as the drivers themselves report it through "
+	       "`PrlApi_GetDriverFeatures`\n(a connected program asks `PrlSrv_GetDriverInfo`). "
+	       "A function whose feature the driver lacks\nfails with `PRL_ERR_UNIMPLEMENTED` or "
+	       "`PRL_ERR_VM_REQUEST_NOT_SUPPORTED`; functions not listed\nhere work with every "
+	       "driver. `prlkit-cpf` derives its capabilities from the same bits.\n\n");
+
+	printf("| feature | meaning |");
+	for (c = 0; c < N_COLUMNS; c++)
+		printf(" %s |", columns[c].label);
+	printf("\n|---|---|");
+	for (c = 0; c < N_COLUMNS; c++)
+		printf("---|");
+	printf("\n");
+	for (i = 0; i < N_FEATURES; i++) {
+		printf("| `%s` | %s |", features[i].name, features[i].meaning);
+		for (c = 0; c < N_COLUMNS; c++) {
+			if (PRL_FAILED(probes[c].rc))
+				printf(" n/a |");
+			else
+				printf(" %s |", (probes[c].bits & features[i].bit) ? "yes" : "no");
+		}
+		printf("\n");
+	}
+
+	for (c = 0; c < N_COLUMNS; c++) {
+		if (PRL_FAILED(probes[c].rc))
+			printf("\nn/a: the `%s` driver is not built into this library (%s).\n",
+			       columns[c].driver, prl_result_to_string(probes[c].rc));
+	}
+
+	printf("\n## Functions that need a feature\n\n");
+	printf("| feature | functions |\n|---|---|\n");
+	for (i = 0; i < N_FEATURES; i++)
+		printf("| `%s` | %s |\n", features[i].name, features[i].functions);
+
+	printf("\nA driver's first column has its default settings; the others show settings that "
+	       "change its features.\nFor pve: `template_mode=tag` (the default) keeps templates "
+	       "as tagged VMs (reversible, can be\ncloned from snapshots), `template_mode=native` "
+	       "uses Proxmox templates (linked clones, unless\n`full_clone=true`; not reversible); "
+	       "`suspend_mode=pause` makes suspend a pause instead of a\nhibernation. "
+	       "See [drivers/README.md](drivers/README.md) for each driver's settings.\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct probe probes[N_COLUMNS];
+	long want = -1;
+	size_t c;
+	int rc = 0;
+	PRL_RESULT r;
+
+	if (argc == 2 && strcmp(argv[1], "--columns") == 0) {
+		printf("%u\n", (unsigned)N_COLUMNS);
+		return 0;
+	}
+	if (argc == 3 && strcmp(argv[1], "--column") == 0) {
+		char *end;
+		want = strtol(argv[2], &end, 10);
+		if (*argv[2] == '\0' || *end != '\0' || want < 0 || (size_t)want >= N_COLUMNS) {
+			fprintf(stderr, "gen-support-matrix: no column '%s'\n", argv[2]);
+			return 1;
+		}
+	} else if (argc != 1) {
+		fprintf(stderr, "usage: gen-support-matrix [--columns | --column N]\n");
+		return 1;
+	}
+
+	r = PrlApi_InitEx(PARALLELS_API_VER, PAM_SERVER, 0, 0);
+	if (PRL_FAILED(r)) {
+		fprintf(stderr, "gen-support-matrix: PrlApi_InitEx: %s\n", prl_result_to_string(r));
+		return 1;
+	}
+
+	for (c = 0; c < N_COLUMNS; c++) {
+		probes[c] = probe_column(&columns[c]);
+		if (PRL_SUCCEEDED(probes[c].rc) && check_known_bits(&probes[c], &columns[c]) < 0)
+			rc = 1;
+	}
+
+	if (rc == 0 && want >= 0) {
+		if (PRL_FAILED(probes[want].rc)) {
+			fprintf(stderr, "gen-support-matrix: driver %s: %s\n", columns[want].driver,
+			        prl_result_to_string(probes[want].rc));
+			rc = 77;
+		} else {
+			print_column(&probes[want]);
+		}
+	} else if (rc == 0) {
+		print_page(probes);
+	}
+
+	if (fflush(stdout) != 0 && rc == 0)
+		rc = 1;
+	PrlApi_Deinit();
+	return rc;
+}

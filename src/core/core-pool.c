@@ -1,0 +1,89 @@
+/* The worker pool (see core-pool.h). */
+#include "config.h"
+
+#include "core-pool.h"
+
+struct pk_pool {
+	char *name;             /* immutable */
+	guint max;              /* immutable */
+	GAsyncQueue *queue;     /* pk_work*; &quit_work stops one thread */
+	GMutex lock;
+	GPtrArray *threads;     /* lock: GThread* */
+	gboolean closing;       /* lock: pk_pool_free started; no new threads */
+};
+
+static void quit_run(pk_work *w)
+{
+}
+
+static pk_work quit_work = { quit_run };
+
+static gpointer worker_main(gpointer data)
+{
+	pk_pool *pool = data;
+	for (;;) {
+		pk_work *w = g_async_queue_pop(pool->queue);
+		if (w == &quit_work)
+			break;
+		w->run(w);
+	}
+	return NULL;
+}
+
+pk_pool *pk_pool_new(const char *name, guint max_threads)
+{
+	pk_pool *pool = g_new0(pk_pool, 1);
+	pool->name = g_strdup(name);
+	pool->max = MAX(max_threads, 1u);
+	pool->queue = g_async_queue_new();
+	g_mutex_init(&pool->lock);
+	pool->threads = g_ptr_array_new();
+	return pool;
+}
+
+void pk_pool_push(pk_pool *pool, pk_work *w)
+{
+	g_async_queue_push(pool->queue, w);
+	/* Items beyond the idle workers (length = items − waiting threads): one more thread,
+	 * while below the maximum. */
+	if (g_async_queue_length(pool->queue) <= 0)
+		return;
+	g_mutex_lock(&pool->lock);
+	if (!pool->closing && pool->threads->len < pool->max &&
+	    g_async_queue_length(pool->queue) > 0) {
+		GError *error = NULL;
+		GThread *t = g_thread_try_new(pool->name, worker_main, pool, &error);
+		if (t != NULL) {
+			g_ptr_array_add(pool->threads, t);
+		} else {
+			/* The items wait for the threads there are; there is at least one unless
+			 * the system refused the very first, which leaves the work undone. */
+			g_warning("cannot start a worker thread: %s", error->message);
+			g_error_free(error);
+		}
+	}
+	g_mutex_unlock(&pool->lock);
+}
+
+void pk_pool_free(pk_pool *pool)
+{
+	/* FIFO: every item queued before the quit items runs first. */
+	g_mutex_lock(&pool->lock);
+	pool->closing = TRUE;
+	guint n = pool->threads->len;
+	g_mutex_unlock(&pool->lock);
+	for (guint i = 0; i < n; i++)
+		g_async_queue_push(pool->queue, &quit_work);
+	for (guint i = 0; i < n; i++)
+		g_thread_join(pool->threads->pdata[i]);
+	/* Items pushed by the last items, after the quit items, still run (here). */
+	pk_work *w;
+	while ((w = g_async_queue_try_pop(pool->queue)) != NULL)
+		if (w != &quit_work)
+			w->run(w);
+	g_ptr_array_unref(pool->threads);
+	g_async_queue_unref(pool->queue);
+	g_mutex_clear(&pool->lock);
+	g_free(pool->name);
+	g_free(pool);
+}

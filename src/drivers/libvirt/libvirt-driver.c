@@ -1,0 +1,657 @@
+/* The libvirt driver (doc/drivers/libvirt.md): QEMU/KVM through libvirt's C API, locally
+ * (qemu:///system), remotely (qemu+ssh://host/system) or against libvirt's in-process test
+ * hypervisor (test:///default). This file holds the vtable, connection setup (URI and
+ * settings), error mapping, host information and the task references of graceful stops;
+ * domains are in libvirt-domain.c, snapshots and clones in libvirt-snapshots.c. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "libvirt-private.h"
+#include "util-log.h"
+#include "util-settings.h"
+#include "util-time.h"
+
+/* ---------------------------------------------------------------- errors ---- */
+
+int lv_last_error_code(void)
+{
+	virErrorPtr e = virGetLastError();
+	return e != NULL ? e->code : VIR_ERR_OK;
+}
+
+void lv_reset_error(void)
+{
+	virResetLastError();
+}
+
+static PRL_RESULT map_code(int code, PRL_RESULT def)
+{
+	switch (code) {
+	case VIR_ERR_NO_DOMAIN:
+		return PRL_ERR_VM_UUID_NOT_FOUND;
+	case VIR_ERR_NO_DOMAIN_SNAPSHOT:
+		return PRL_ERR_VM_SNAPSHOT_NOT_FOUND;
+	case VIR_ERR_AUTH_FAILED:
+	case VIR_ERR_AUTH_CANCELLED:
+	case VIR_ERR_AUTH_UNAVAILABLE:
+		return PRL_ERR_AUTHENTICATION_FAILED;
+	case VIR_ERR_OPERATION_DENIED:
+	case VIR_ERR_ACCESS_DENIED:
+		return PRL_ERR_ACCESS_DENIED;
+	case VIR_ERR_OPERATION_TIMEOUT:
+	case VIR_ERR_AGENT_UNRESPONSIVE:
+		return PRL_ERR_TIMEOUT;
+	case VIR_ERR_NO_SUPPORT:
+		return def == PRL_ERR_CANT_CONNECT_TO_DISPATCHER ? def : PRL_ERR_VM_REQUEST_NOT_SUPPORTED;
+	case VIR_ERR_NO_CONNECT:
+	case VIR_ERR_RPC:
+		return def == PRL_ERR_CANT_CONNECT_TO_DISPATCHER ? def : PRL_ERR_IO_NO_CONNECTION;
+	case VIR_ERR_OPERATION_ABORTED:
+		return PRL_ERR_OPERATION_WAS_CANCELED;
+	default:
+		return def;
+	}
+}
+
+static gboolean set_error_va(GError **error, PRL_RESULT code, const char *detail,
+                             const char *fmt, va_list ap)
+{
+	g_autofree char *what = g_strdup_vprintf(fmt, ap);
+	g_autofree char *text = detail != NULL ? g_strdup_printf("libvirt: %s: %s", what, detail)
+	                                       : g_strdup_printf("libvirt: %s", what);
+	g_autofree char *safe = pk_redact(text);
+	g_set_error_literal(error, PK_ERROR, code, safe);
+	return FALSE;
+}
+
+gboolean lv_fail(GError **error, PRL_RESULT def, const char *fmt, ...)
+{
+	virErrorPtr e = virGetLastError();
+	g_autofree char *detail = g_strdup(e != NULL && e->message != NULL ? e->message
+	                                                                   : "unknown error");
+	PRL_RESULT code = map_code(e != NULL ? e->code : VIR_ERR_OK, def);
+	virResetLastError();
+	va_list ap;
+	va_start(ap, fmt);
+	set_error_va(error, code, detail, fmt, ap);
+	va_end(ap);
+	return FALSE;
+}
+
+gboolean lv_set_error(GError **error, PRL_RESULT code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	set_error_va(error, code, NULL, fmt, ap);
+	va_end(ap);
+	return FALSE;
+}
+
+/* libvirt prints every error on stderr unless told otherwise; the driver reports them
+ * itself, so they only reach the debug log. */
+static void lv_error_sink(void *data, virErrorPtr e)
+{
+	if (e != NULL && pk_log_level_enabled(G_LOG_LEVEL_DEBUG)) {
+		g_autofree char *safe = pk_redact(e->message);
+		g_debug("libvirt error %d: %s", e->code, safe != NULL ? safe : "");
+	}
+}
+
+virDomainPtr lv_dom_lookup(lv_conn *lc, const char *id, GError **error)
+{
+	if (id == NULL || !g_uuid_string_is_valid(id)) {
+		lv_set_error(error, PRL_ERR_VM_UUID_NOT_FOUND, "VM '%s' not found (ids are domain "
+		             "UUIDs)", id != NULL ? id : "");
+		return NULL;
+	}
+	virDomainPtr dom = virDomainLookupByUUIDString(lc->conn, id);
+	if (dom == NULL)
+		lv_fail(error, PRL_ERR_VM_UUID_NOT_FOUND, "VM '%s'", id);
+	return dom;
+}
+
+void lv_dom_busy_enter(lv_conn *lc, const char *uuid)
+{
+	g_mutex_lock(&lc->busy_lock);
+	while (g_hash_table_contains(lc->busy, uuid))
+		g_cond_wait(&lc->busy_cond, &lc->busy_lock);
+	g_hash_table_add(lc->busy, g_strdup(uuid));
+	g_mutex_unlock(&lc->busy_lock);
+}
+
+void lv_dom_busy_leave(lv_conn *lc, const char *uuid)
+{
+	g_mutex_lock(&lc->busy_lock);
+	g_hash_table_remove(lc->busy, uuid);
+	g_cond_broadcast(&lc->busy_cond);
+	g_mutex_unlock(&lc->busy_lock);
+}
+
+/* -------------------------------------------------------------- settings ---- */
+
+static void lv_settings_clear(lv_settings *s)
+{
+	g_free(s->uri);
+	g_free(s->username);
+	g_free(s->password);
+	g_free(s->pool);
+	g_free(s->network);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Query parameters libvirt's own URIs understand (remote driver); everything else in a
+ * prlkit URI's query is a prlkit setting. */
+static const char *const libvirt_uri_params[] = {
+	"name", "command", "socket", "auth", "netcat", "keyfile", "no_verify", "no_tty",
+	"pkipath", "known_hosts", "known_hosts_verify", "sshauth", "mode", "proxy",
+	"tls_priority", NULL,
+};
+
+static gboolean is_libvirt_param(const char *key)
+{
+	for (const char *const *p = libvirt_uri_params; *p != NULL; p++)
+		if (g_ascii_strcasecmp(*p, key) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+/* A prlkit URI → the libvirt URI: "libvirt+qemu+ssh://h/system?storage_pool=p" →
+ * "qemu+ssh://h/system"; "qemu:///system" and "test:///default" as they are. */
+static gboolean libvirt_uri_from(GUri *uri, char **out, GError **error)
+{
+	const char *scheme = g_uri_get_scheme(uri);
+	*out = NULL;
+	if (g_ascii_strcasecmp(scheme, "libvirt") == 0)
+		return TRUE;   /* the `uri` setting (or the default) says which */
+	if (g_ascii_strncasecmp(scheme, "libvirt+", 8) == 0)
+		scheme += 8;
+	GString *q = g_string_new(NULL);
+	const char *query = g_uri_get_query(uri);
+	if (query != NULL) {
+		g_auto(GStrv) pairs = g_strsplit(query, "&", -1);
+		for (guint i = 0; pairs[i] != NULL; i++) {
+			g_autofree char *key = g_strndup(pairs[i], strcspn(pairs[i], "="));
+			g_autofree char *plain = g_uri_unescape_string(key, NULL);
+			if (*pairs[i] != '\0' && plain != NULL && is_libvirt_param(plain))
+				g_string_append_printf(q, "%s%s", q->len ? "&" : "", pairs[i]);
+		}
+	}
+	if (*scheme == '\0') {
+		g_string_free(q, TRUE);
+		return lv_set_error(error, PRL_ERR_INVALID_PARAM, "not a libvirt URI");
+	}
+	/* Built by hand: libvirt wants "test:///default" (an empty authority kept) and never a
+	 * password in the URI (the auth callback gives it). */
+	GString *u = g_string_new(scheme);
+	g_string_append(u, "://");
+	const char *user = g_uri_get_user(uri);
+	const char *host = g_uri_get_host(uri);
+	if (user != NULL && *user != '\0') {
+		g_autofree char *esc = g_uri_escape_string(user,
+		                                           G_URI_RESERVED_CHARS_ALLOWED_IN_USERINFO,
+		                                           FALSE);
+		g_string_append_printf(u, "%s@", esc);
+	}
+	if (host != NULL)
+		g_string_append_printf(u, strchr(host, ':') != NULL ? "[%s]" : "%s", host);
+	if (g_uri_get_port(uri) > 0)
+		g_string_append_printf(u, ":%d", g_uri_get_port(uri));
+	g_autofree char *path = g_uri_escape_string(g_uri_get_path(uri),
+	                                            G_URI_RESERVED_CHARS_ALLOWED_IN_PATH, FALSE);
+	g_string_append(u, path);
+	if (q->len > 0)
+		g_string_append_printf(u, "?%s", q->str);
+	g_string_free(q, TRUE);
+	*out = g_string_free(u, FALSE);
+	return TRUE;
+}
+
+static gboolean get_string(GHashTable *settings, const char *key, char **out)
+{
+	const char *v = g_hash_table_lookup(settings, key);
+	g_autofree char *t = v != NULL ? g_strstrip(g_strdup(v)) : NULL;
+	*out = t != NULL && *t != '\0' ? g_steal_pointer(&t) : NULL;
+	return TRUE;
+}
+
+static gboolean lv_settings_parse(GHashTable *settings, GUri *uri, lv_settings *s,
+                                  GError **error)
+{
+	static const char *const stop_modes[] = { "shutdown", "destroy", "stop", NULL };
+	static const char *const suspend_modes[] = { "managedsave", "pause", NULL };
+	static const char *const ip_sources[] = { "auto", "lease", "agent", "none", NULL };
+	const char *choice = NULL;
+	gint64 n = 0;
+
+	memset(s, 0, sizeof(*s));
+	if (uri != NULL && !libvirt_uri_from(uri, &s->uri, error))
+		return FALSE;
+	if (s->uri == NULL) {
+		get_string(settings, "uri", &s->uri);
+		if (s->uri != NULL && g_ascii_strncasecmp(s->uri, "libvirt+", 8) == 0) {
+			g_autoptr(GUri) u = g_uri_parse(s->uri, G_URI_FLAGS_ENCODED_QUERY |
+			                                G_URI_FLAGS_NON_DNS, NULL);
+			g_clear_pointer(&s->uri, g_free);
+			if (u == NULL)
+				return lv_set_error(error, PRL_ERR_INVALID_PARAM,
+				                    "invalid value for setting 'uri'");
+			if (!libvirt_uri_from(u, &s->uri, error))
+				return FALSE;
+		}
+		if (s->uri == NULL)
+			s->uri = g_strdup("qemu:///system");
+	}
+	get_string(settings, "username", &s->username);
+	get_string(settings, "password", &s->password);
+	get_string(settings, "storage_pool", &s->pool);
+	if (s->pool == NULL)
+		get_string(settings, "image_dir", &s->pool);
+	get_string(settings, "network", &s->network);
+	if (!pk_settings_get_choice(settings, "stop_mode", "shutdown", stop_modes, &choice, error))
+		return FALSE;
+	s->stop_hard = strcmp(choice, "shutdown") != 0;
+	if (!pk_settings_get_int(settings, "force_stop_after", 60, 1, 3600, &n, error))
+		return FALSE;
+	s->force_stop_after_s = (guint)n;
+	if (!pk_settings_get_choice(settings, "suspend_mode", "managedsave", suspend_modes,
+	                            &choice, error))
+		return FALSE;
+	s->suspend_pause = strcmp(choice, "pause") == 0;
+	if (!pk_settings_get_choice(settings, "ip_source", "auto", ip_sources, &choice, error))
+		return FALSE;
+	s->ip_source = strcmp(choice, "lease") == 0 ? LV_IP_LEASE
+	             : strcmp(choice, "agent") == 0 ? LV_IP_AGENT
+	             : strcmp(choice, "none") == 0 ? LV_IP_NONE : LV_IP_AUTO;
+	return TRUE;
+}
+
+/* ------------------------------------------------------------ connecting ---- */
+
+/* Answers only what the settings hold; never prompts (stdin may be a protocol). */
+static int auth_cb(virConnectCredentialPtr cred, unsigned int ncred, void *data)
+{
+	const lv_settings *s = data;
+	for (unsigned int i = 0; i < ncred; i++) {
+		const char *v = NULL;
+		switch (cred[i].type) {
+		case VIR_CRED_AUTHNAME:
+		case VIR_CRED_USERNAME:
+			v = s->username;
+			break;
+		case VIR_CRED_PASSPHRASE:
+			v = s->password;
+			break;
+		default:
+			break;
+		}
+		if (v == NULL)
+			return -1;
+		cred[i].result = strdup(v);
+		if (cred[i].result == NULL)
+			return -1;
+		cred[i].resultlen = (unsigned int)strlen(v);
+	}
+	return 0;
+}
+
+/* storage_pool may name a pool or its target directory. */
+static gboolean resolve_pool(lv_conn *lc, GError **error)
+{
+	if (lc->s.pool == NULL)
+		return TRUE;
+	if (lc->s.pool[0] != '/') {
+		virStoragePoolPtr p = virStoragePoolLookupByName(lc->conn, lc->s.pool);
+		if (p == NULL)
+			return lv_fail(error, PRL_ERR_INVALID_PARAM,
+			               "invalid value for setting 'storage_pool': no pool '%s'",
+			               lc->s.pool);
+		virStoragePoolFree(p);
+		return TRUE;
+	}
+	virStoragePoolPtr *pools = NULL;
+	int n = virConnectListAllStoragePools(lc->conn, &pools, 0);
+	g_autofree char *want = g_canonicalize_filename(lc->s.pool, "/");
+	char *found = NULL;
+	for (int i = 0; i < n; i++) {
+		char *xml = found == NULL ? virStoragePoolGetXMLDesc(pools[i], 0) : NULL;
+		g_autoptr(lv_node) root = xml != NULL ? lv_xml_parse(xml, NULL) : NULL;
+		free(xml);
+		lv_node *path = lv_xml_path(root, "target/path");
+		g_autofree char *t = path != NULL ? lv_xml_text(path) : NULL;
+		g_autofree char *canon = t != NULL ? g_canonicalize_filename(g_strstrip(t), "/") : NULL;
+		if (canon != NULL && strcmp(canon, want) == 0)
+			found = g_strdup(virStoragePoolGetName(pools[i]));
+		virStoragePoolFree(pools[i]);
+	}
+	free(pools);
+	if (n < 0)
+		return lv_fail(error, PRL_ERR_INVALID_PARAM, "setting 'storage_pool'");
+	if (found == NULL)
+		return lv_set_error(error, PRL_ERR_INVALID_PARAM,
+		                    "invalid value for setting 'storage_pool': no storage pool has "
+		                    "the directory '%s' (define one: virsh pool-define-as NAME dir "
+		                    "--target %s)", want, want);
+	g_free(lc->s.pool);
+	lc->s.pool = found;
+	return TRUE;
+}
+
+static gboolean check_network(lv_conn *lc, GError **error)
+{
+	if (lc->s.network == NULL)
+		return TRUE;
+	virNetworkPtr n = virNetworkLookupByName(lc->conn, lc->s.network);
+	if (n == NULL)
+		return lv_fail(error, PRL_ERR_INVALID_PARAM,
+		               "invalid value for setting 'network': no network '%s'", lc->s.network);
+	virNetworkFree(n);
+	return TRUE;
+}
+
+static void lv_conn_free(lv_conn *lc)
+{
+	if (lc == NULL)
+		return;
+	if (lc->conn != NULL) {
+		if (lc->ev != NULL)
+			lv_events_detach(lc->ev, lc->conn);
+		virConnectClose(lc->conn);
+	}
+	if (lc->ev != NULL)
+		lv_events_unref(lc->ev);
+	lv_settings_clear(&lc->s);
+	g_hash_table_unref(lc->busy);
+	g_cond_clear(&lc->busy_cond);
+	g_mutex_clear(&lc->busy_lock);
+	g_free(lc);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(lv_conn, lv_conn_free)
+
+static gboolean scheme_is_ours(const char *scheme)
+{
+	static const char *const ours[] = { "libvirt", "qemu", "test", NULL };
+	const char *s = scheme;
+	if (g_ascii_strncasecmp(s, "libvirt+", 8) == 0)
+		s += 8;
+	for (const char *const *o = ours; *o != NULL; o++) {
+		gsize len = strlen(*o);
+		if (g_ascii_strncasecmp(s, *o, len) == 0 && (s[len] == '\0' || s[len] == '+'))
+			return TRUE;
+	}
+	return FALSE;
+}
+
+static pk_open_status lv_open(pk_conn *c, GUri *uri, GHashTable *settings_in,
+                              GCancellable *cancel, GError **error)
+{
+	g_autoptr(GHashTable) empty = NULL;
+	GHashTable *settings = settings_in;
+	if (uri != NULL && !scheme_is_ours(g_uri_get_scheme(uri)))
+		return PK_OPEN_DECLINED;
+	if (settings == NULL)
+		settings = empty = g_hash_table_new(g_str_hash, g_str_equal);
+	pk_log_add_secrets_from_settings(settings);
+
+	g_autoptr(lv_conn) lc = g_new0(lv_conn, 1);
+	g_mutex_init(&lc->busy_lock);
+	g_cond_init(&lc->busy_cond);
+	lc->busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	if (!lv_settings_parse(settings, uri, &lc->s, error) || !lv_event_loop_ensure(error))
+		return PK_OPEN_ERROR;
+	virSetErrorFunc(NULL, lv_error_sink);
+
+	virConnectAuth auth = {
+		.credtype = (int[]){ VIR_CRED_AUTHNAME, VIR_CRED_USERNAME, VIR_CRED_PASSPHRASE },
+		.ncredtype = 3,
+		.cb = auth_cb,
+		.cbdata = &lc->s,
+	};
+	gint64 t0 = pk_time_mono_us();
+	lc->conn = virConnectOpenAuth(lc->s.uri, &auth, 0);
+	if (lc->conn == NULL) {
+		lv_fail(error, PRL_ERR_CANT_CONNECT_TO_DISPATCHER, "cannot connect to '%s'",
+		        lc->s.uri);
+		return PK_OPEN_ERROR;
+	}
+	virConnSetErrorFunc(lc->conn, NULL, lv_error_sink);
+	/* Remote connections notice a dead peer; local drivers do not support it. */
+	if (virConnectSetKeepAlive(lc->conn, 5, 3) < 0)
+		virResetLastError();
+	if (!resolve_pool(lc, error) || !check_network(lc, error))
+		return PK_OPEN_ERROR;
+	lc->ev = lv_events_new(c);
+	lv_events_attach(lc->ev, lc->conn);
+	PK_DEBUG("libvirt: connected to %s in %.1f ms", lc->s.uri,
+	         (pk_time_mono_us() - t0) / 1000.0);
+	pk_conn_set_private(c, g_steal_pointer(&lc));
+	return PK_OPEN_OK;
+}
+
+static void lv_close(pk_conn *c)
+{
+	lv_conn_free(lv_conn_of(c));
+	pk_conn_set_private(c, NULL);
+}
+
+static void lv_watch(pk_conn *c, GCancellable *cancel)
+{
+	lv_events_watch(lv_conn_of(c)->ev, cancel);
+}
+
+/* ------------------------------------------------------------------ host ---- */
+
+static gboolean lv_host_info(pk_conn *c, pk_host_data **out, GCancellable *cancel,
+                             GError **error)
+{
+	lv_conn *lc = lv_conn_of(c);
+	virNodeInfo ni;
+	if (virNodeGetInfo(lc->conn, &ni) < 0)
+		return lv_fail(error, PRL_ERR_OPERATION_FAILED, "host information");
+	pk_host_data *h = g_new0(pk_host_data, 1);
+	char *name = virConnectGetHostname(lc->conn);
+	h->hostname = g_strdup(name != NULL ? name : "");
+	free(name);
+	if (h->hostname[0] == '\0')
+		virResetLastError();
+	h->cpu_model = g_strdup(ni.model);
+	h->cpu_count = ni.cpus;
+	h->ram_mb = ni.memory / 1024;
+	unsigned long lib = 0, hv = 0;
+	const char *type = virConnectGetType(lc->conn);
+	if (virConnectGetLibVersion(lc->conn, &lib) < 0)
+		virResetLastError();
+	if (virConnectGetVersion(lc->conn, &hv) < 0)
+		virResetLastError();
+	h->product_version = g_strdup_printf("libvirt %lu.%lu.%lu, %s %lu.%lu.%lu", lib / 1000000,
+	                                     lib / 1000 % 1000, lib % 1000,
+	                                     type != NULL ? type : "hypervisor", hv / 1000000,
+	                                     hv / 1000 % 1000, hv % 1000);
+	*out = h;
+	return TRUE;
+}
+
+/* Busy/total CPU time of each host CPU, or FALSE when libvirt cannot tell. */
+static gboolean cpu_sample(virConnectPtr conn, int cpus, GArray *busy, GArray *total)
+{
+	for (int i = 0; i < cpus; i++) {
+		int n = 0;
+		if (virNodeGetCPUStats(conn, i, NULL, &n, 0) < 0 || n <= 0)
+			return FALSE;
+		virNodeCPUStatsPtr p = g_new0(virNodeCPUStats, n);
+		if (virNodeGetCPUStats(conn, i, p, &n, 0) < 0) {
+			g_free(p);
+			return FALSE;
+		}
+		guint64 b = 0, t = 0;
+		for (int k = 0; k < n; k++) {
+			t += p[k].value;
+			if (strcmp(p[k].field, VIR_NODE_CPU_STATS_IDLE) != 0 &&
+			    strcmp(p[k].field, VIR_NODE_CPU_STATS_IOWAIT) != 0)
+				b += p[k].value;
+		}
+		g_free(p);
+		g_array_append_val(busy, b);
+		g_array_append_val(total, t);
+	}
+	return TRUE;
+}
+
+static gboolean lv_host_statistics(pk_conn *c, pk_stats_data **out, GCancellable *cancel,
+                                   GError **error)
+{
+	lv_conn *lc = lv_conn_of(c);
+	virNodeInfo ni;
+	if (virNodeGetInfo(lc->conn, &ni) < 0)
+		return lv_fail(error, PRL_ERR_OPERATION_FAILED, "host statistics");
+	pk_stats_data *s = g_new0(pk_stats_data, 1);
+	s->cpu_usage = g_array_new(FALSE, TRUE, sizeof(guint32));
+	s->ram_total = (guint64)ni.memory * 1024;
+	unsigned long long free_b = virNodeGetFreeMemory(lc->conn);
+	if (free_b == 0)
+		virResetLastError();
+	s->ram_free = MIN(free_b, s->ram_total);
+	s->ram_used = s->ram_total - s->ram_free;
+
+	g_autoptr(GArray) b0 = g_array_new(FALSE, TRUE, sizeof(guint64));
+	g_autoptr(GArray) t0 = g_array_new(FALSE, TRUE, sizeof(guint64));
+	g_autoptr(GArray) b1 = g_array_new(FALSE, TRUE, sizeof(guint64));
+	g_autoptr(GArray) t1 = g_array_new(FALSE, TRUE, sizeof(guint64));
+	if (cpu_sample(lc->conn, (int)ni.cpus, b0, t0) && pk_time_sleep_ms(100, cancel) &&
+	    cpu_sample(lc->conn, (int)ni.cpus, b1, t1)) {
+		for (guint i = 0; i < b0->len; i++) {
+			guint64 db = g_array_index(b1, guint64, i) - g_array_index(b0, guint64, i);
+			guint64 dt = g_array_index(t1, guint64, i) - g_array_index(t0, guint64, i);
+			guint32 pct = dt > 0 ? (guint32)MIN(100, db * 100 / dt) : 0;
+			g_array_append_val(s->cpu_usage, pct);
+		}
+	} else {
+		virResetLastError();   /* per-CPU times are not available (test driver) */
+	}
+	*out = s;
+	return TRUE;
+}
+
+/* ------------------------------------------------------------------ tasks ---- */
+
+/* "lv1:stop:<uuid>:<start ms>:<deadline ms>": a graceful stop, forced at the deadline by
+ * whichever process checks it then. */
+#define LV_REF_STOP "lv1:stop:"
+
+char *lv_task_ref_stop(const char *uuid, gint64 deadline_ms)
+{
+	return g_strdup_printf(LV_REF_STOP "%s:%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, uuid,
+	                       pk_time_wall_ms(), deadline_ms);
+}
+
+static gboolean parse_ms(const char *s, gint64 *out)
+{
+	if (s == NULL || *s == '\0' || strlen(s) > 15)
+		return FALSE;
+	for (const char *p = s; *p; p++)
+		if (!g_ascii_isdigit(*p))
+			return FALSE;
+	*out = g_ascii_strtoll(s, NULL, 10);
+	return TRUE;
+}
+
+static gboolean parse_stop_ref(const char *ref, char **uuid, gint64 *start, gint64 *deadline)
+{
+	if (ref == NULL || !g_str_has_prefix(ref, LV_REF_STOP))
+		return FALSE;
+	g_auto(GStrv) parts = g_strsplit(ref + strlen(LV_REF_STOP), ":", -1);
+	if (g_strv_length(parts) != 3 || !g_uuid_string_is_valid(parts[0]) ||
+	    !parse_ms(parts[1], start) || !parse_ms(parts[2], deadline) || *deadline < *start)
+		return FALSE;
+	*uuid = g_strdup(parts[0]);
+	return TRUE;
+}
+
+static gboolean lv_task_status(pk_conn *c, const char *task_ref, pk_task_status *out,
+                               GCancellable *cancel, GError **error)
+{
+	lv_conn *lc = lv_conn_of(c);
+	g_autofree char *uuid = NULL;
+	gint64 start = 0, deadline = 0;
+	if (!parse_stop_ref(task_ref, &uuid, &start, &deadline))
+		return lv_set_error(error, PRL_ERR_TASK_NOT_FOUND, "not a libvirt task reference");
+	GError *local = NULL;
+	virDomainPtr dom = lv_dom_lookup(lc, uuid, &local);
+	if (dom == NULL) {
+		if (local->code != PRL_ERR_VM_UUID_NOT_FOUND) {
+			g_propagate_error(error, local);
+			return FALSE;
+		}
+		out->finished = TRUE;
+		out->code = PRL_ERR_VM_UUID_NOT_FOUND;
+		out->message = g_strdup(local->message);
+		g_error_free(local);
+		return TRUE;
+	}
+	gboolean ok = TRUE;
+	gint64 now = pk_time_wall_ms();
+	if (!lv_dom_is_active(dom)) {
+		out->finished = TRUE;
+		out->code = PRL_ERR_SUCCESS;
+	} else if (now >= deadline) {
+		/* The guest did not power off in time: the stop ends as a hard one. */
+		g_info("libvirt: VM %s did not shut down in time; destroying it", uuid);
+		out->finished = TRUE;
+		out->code = PRL_ERR_SUCCESS;
+		if (virDomainDestroy(dom) < 0 && lv_dom_is_active(dom)) {
+			GError *e = NULL;
+			lv_fail(&e, PRL_ERR_VM_POWER_OFF_FAILED, "stop VM %s", uuid);
+			out->code = e->code;
+			out->message = g_strdup(e->message);
+			g_error_free(e);
+		}
+		lv_reset_error();
+	} else {
+		out->finished = FALSE;
+		out->progress = (guint)CLAMP((now - start) * 100 / MAX(deadline - start, 1), 0, 99);
+	}
+	virDomainFree(dom);
+	return ok;
+}
+
+static guint lv_task_poll_interval_ms(pk_conn *c, const char *task_ref)
+{
+	return 500;
+}
+
+static const pk_task_ops lv_task_ops = {
+	.status = lv_task_status,
+	.cancel = NULL,
+	.poll_interval_ms = lv_task_poll_interval_ms,
+};
+
+static const pk_host_ops lv_host_ops = {
+	.info = lv_host_info,
+	.statistics = lv_host_statistics,
+};
+
+/* ---------------------------------------------------------------- vtable ---- */
+
+/* "libvirt+qemu://", "libvirt+test://", "libvirt+qemu+ssh://" (the core matches "libvirt"
+ * before a '+'), and libvirt's own "qemu://", "qemu+ssh://", "test://". */
+static const char *const lv_schemes[] = { "libvirt", "qemu", "test", NULL };
+
+const pk_driver libvirt_driver = {
+	.name = "libvirt",
+	.display_name = "libvirt/KVM",
+	.uri_schemes = lv_schemes,
+	.features = PRLK_FEAT_SUSPEND | PRLK_FEAT_SNAPSHOTS | PRLK_FEAT_CLONE |
+	            PRLK_FEAT_CLONE_FROM_SNAPSHOT | PRLK_FEAT_LINKED_CLONE | PRLK_FEAT_TEMPLATES |
+	            PRLK_FEAT_REVERSIBLE_TEMPLATES | PRLK_FEAT_GUEST_IPS | PRLK_FEAT_EVENTS |
+	            PRLK_FEAT_PAUSE | PRLK_FEAT_RESET | PRLK_FEAT_RESTART | PRLK_FEAT_EDIT |
+	            PRLK_FEAT_STATISTICS | PRLK_FEAT_TASK_IDS | PRLK_FEAT_DELETE,
+	.features_for = NULL,
+	.open = lv_open,
+	.close = lv_close,
+	.watch = lv_watch,
+	.vm = &lv_vm_ops,
+	.snap = &lv_snap_ops,
+	.task = &lv_task_ops,
+	.host = &lv_host_ops,
+};

@@ -1,0 +1,324 @@
+/* Events for the libvirt driver: one process-wide thread runs libvirt's default event
+ * loop; each connection registers domain callbacks that (1) invalidate its cache of
+ * parsed domain configurations and (2) while the core's watcher runs, report state changes
+ * with pk_conn_emit_vm_state and additions/removals with pk_conn_emit_vm_event.
+ *
+ * The cache is what keeps listing cheap: a list reads states for all domains in one call
+ * and re-reads a domain's XML only after libvirt said that domain changed. */
+#include "config.h"
+
+#include "libvirt-private.h"
+#include "util-log.h"
+#include "util-time.h"
+
+enum { CB_LIFECYCLE, CB_METADATA, CB_DEV_ADDED, CB_DEV_REMOVED, CB_AGENT, CB_COUNT };
+
+struct lv_events {
+	gint refs;                    /* atomic; libvirt holds one per registered callback */
+	GMutex lock;
+	GCond idle;                   /* in_emit dropped to 0 */
+	pk_conn *pk;                  /* immutable; used only while `watching` */
+	GHashTable *cache;            /* lock: uuid → lv_cached* */
+	guint64 epoch;                /* lock: bumped by every invalidation */
+	gboolean live;                /* lock: every callback registered; the cache is usable */
+	gboolean watching;            /* lock */
+	guint in_emit;                /* lock: callbacks reporting to the core right now */
+	int ids[CB_COUNT];            /* the opening/closing thread only */
+};
+
+/* ------------------------------------------------------------ event loop ---- */
+
+static gpointer loop_main(gpointer data)
+{
+	for (;;) {
+		if (virEventRunDefaultImpl() < 0) {
+			virResetLastError();
+			g_usleep(100 * 1000);
+		}
+	}
+	return NULL;
+}
+
+gboolean lv_event_loop_ensure(GError **error)
+{
+	static gsize done;
+	static gboolean ok;
+	static char *why;
+
+	if (g_once_init_enter(&done)) {
+		/* Before any connection is opened: remote connections bind to the loop then. */
+		if (virEventRegisterDefaultImpl() < 0) {
+			virErrorPtr e = virGetLastError();
+			why = g_strdup(e != NULL && e->message ? e->message : "unknown error");
+			virResetLastError();
+		} else {
+			g_thread_unref(g_thread_new("prlkit-libvirt-events", loop_main, NULL));
+			ok = TRUE;
+		}
+		g_once_init_leave(&done, 1);
+	}
+	if (!ok)
+		return lv_set_error(error, PRL_ERR_CANT_CONNECT_TO_DISPATCHER,
+		                    "cannot start libvirt's event loop: %s", why);
+	return TRUE;
+}
+
+/* ----------------------------------------------------------------- cache ---- */
+
+void lv_cached_free(lv_cached *e)
+{
+	if (e == NULL)
+		return;
+	pk_vm_data_free(e->d);
+	g_free(e);
+}
+
+lv_events *lv_events_new(pk_conn *c)
+{
+	lv_events *ev = g_new0(lv_events, 1);
+	ev->refs = 1;
+	g_mutex_init(&ev->lock);
+	g_cond_init(&ev->idle);
+	ev->pk = c;
+	ev->cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	                                  (GDestroyNotify)lv_cached_free);
+	for (int i = 0; i < CB_COUNT; i++)
+		ev->ids[i] = -1;
+	return ev;
+}
+
+static lv_events *events_ref(lv_events *ev)
+{
+	g_atomic_int_inc(&ev->refs);
+	return ev;
+}
+
+void lv_events_unref(lv_events *ev)
+{
+	if (ev == NULL || !g_atomic_int_dec_and_test(&ev->refs))
+		return;
+	g_hash_table_unref(ev->cache);
+	g_cond_clear(&ev->idle);
+	g_mutex_clear(&ev->lock);
+	g_free(ev);
+}
+
+static void events_unref_cb(void *data)
+{
+	lv_events_unref(data);
+}
+
+lv_cached *lv_cache_lookup(lv_events *ev, const char *uuid, guint64 *epoch)
+{
+	lv_cached *copy = NULL;
+	g_mutex_lock(&ev->lock);
+	*epoch = ev->epoch;
+	lv_cached *e = ev->live ? g_hash_table_lookup(ev->cache, uuid) : NULL;
+	if (e != NULL) {
+		copy = g_new0(lv_cached, 1);
+		copy->d = pk_vm_data_copy(e->d);
+		copy->info = e->info;
+	}
+	g_mutex_unlock(&ev->lock);
+	return copy;
+}
+
+guint64 lv_cache_epoch(lv_events *ev)
+{
+	g_mutex_lock(&ev->lock);
+	guint64 e = ev->epoch;
+	g_mutex_unlock(&ev->lock);
+	return e;
+}
+
+void lv_cache_store(lv_events *ev, const char *uuid, const pk_vm_data *d,
+                    const lv_xmlinfo *info, guint64 epoch)
+{
+	g_mutex_lock(&ev->lock);
+	if (ev->live && ev->epoch == epoch) {
+		lv_cached *e = g_new0(lv_cached, 1);
+		e->d = pk_vm_data_copy(d);
+		g_ptr_array_set_size(e->d->ips, 0);
+		e->info = *info;
+		g_hash_table_replace(ev->cache, g_strdup(uuid), e);
+	}
+	g_mutex_unlock(&ev->lock);
+}
+
+void lv_cache_invalidate(lv_events *ev, const char *uuid)
+{
+	g_mutex_lock(&ev->lock);
+	ev->epoch++;
+	if (uuid != NULL)
+		g_hash_table_remove(ev->cache, uuid);
+	else
+		g_hash_table_remove_all(ev->cache);
+	g_mutex_unlock(&ev->lock);
+}
+
+/* ------------------------------------------------------------- callbacks ---- */
+
+/* Reports to the core only while the watcher runs; lv_events_watch waits for reports in
+ * flight before it returns, so the core's connection is never used after that. */
+static gboolean emit_begin(lv_events *ev)
+{
+	g_mutex_lock(&ev->lock);
+	gboolean on = ev->watching;
+	if (on)
+		ev->in_emit++;
+	g_mutex_unlock(&ev->lock);
+	return on;
+}
+
+static void emit_end(lv_events *ev)
+{
+	g_mutex_lock(&ev->lock);
+	if (--ev->in_emit == 0)
+		g_cond_broadcast(&ev->idle);
+	g_mutex_unlock(&ev->lock);
+}
+
+static void dom_uuid(virDomainPtr dom, char *buf)
+{
+	if (virDomainGetUUIDString(dom, buf) < 0)
+		buf[0] = '\0';
+}
+
+static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail,
+                        void *opaque)
+{
+	lv_events *ev = opaque;
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	dom_uuid(dom, uuid);
+	if (uuid[0] == '\0')
+		return 0;
+	lv_cache_invalidate(ev, uuid);
+	if (!emit_begin(ev))
+		return 0;
+	VIRTUAL_MACHINE_STATE st = VMS_UNKNOWN;
+	switch (event) {
+	case VIR_DOMAIN_EVENT_DEFINED:
+		if (detail == VIR_DOMAIN_EVENT_DEFINED_ADDED) {
+			pk_conn_emit_vm_event(ev->pk, uuid, PET_DSP_EVT_VM_ADDED);
+			st = VMS_STOPPED;
+		} else {
+			pk_conn_emit_vm_event(ev->pk, uuid, PET_DSP_EVT_VM_CONFIG_CHANGED);
+		}
+		break;
+	case VIR_DOMAIN_EVENT_UNDEFINED:
+		if (detail == VIR_DOMAIN_EVENT_UNDEFINED_REMOVED)
+			pk_conn_emit_vm_event(ev->pk, uuid, PET_DSP_EVT_VM_DELETED);
+		break;
+	case VIR_DOMAIN_EVENT_STARTED:
+	case VIR_DOMAIN_EVENT_RESUMED:
+		st = VMS_RUNNING;
+		break;
+	case VIR_DOMAIN_EVENT_SUSPENDED:
+		st = VMS_PAUSED;
+		break;
+	case VIR_DOMAIN_EVENT_STOPPED:
+		st = detail == VIR_DOMAIN_EVENT_STOPPED_SAVED ? VMS_SUSPENDED : VMS_STOPPED;
+		break;
+	case VIR_DOMAIN_EVENT_SHUTDOWN:
+		st = VMS_STOPPING;
+		break;
+	case VIR_DOMAIN_EVENT_PMSUSPENDED:
+		st = VMS_SUSPENDED;
+		break;
+	case VIR_DOMAIN_EVENT_CRASHED:
+		st = VMS_STOPPED;
+		break;
+	default:
+		break;
+	}
+	if (st != VMS_UNKNOWN)
+		pk_conn_emit_vm_state(ev->pk, uuid, st);
+	emit_end(ev);
+	return 0;
+}
+
+static void invalidate_dom(lv_events *ev, virDomainPtr dom)
+{
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	dom_uuid(dom, uuid);
+	if (uuid[0] != '\0')
+		lv_cache_invalidate(ev, uuid);
+}
+
+static void on_metadata(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri,
+                        void *opaque)
+{
+	lv_events *ev = opaque;
+	invalidate_dom(ev, dom);
+	if (!emit_begin(ev))
+		return;
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	dom_uuid(dom, uuid);
+	if (uuid[0] != '\0')
+		pk_conn_emit_vm_event(ev->pk, uuid, PET_DSP_EVT_VM_CONFIG_CHANGED);
+	emit_end(ev);
+}
+
+static void on_device(virConnectPtr conn, virDomainPtr dom, const char *alias, void *opaque)
+{
+	invalidate_dom(opaque, dom);
+}
+
+static void on_agent(virConnectPtr conn, virDomainPtr dom, int state, int reason, void *opaque)
+{
+	invalidate_dom(opaque, dom);   /* the XML says whether the agent is connected */
+}
+
+void lv_events_attach(lv_events *ev, virConnectPtr conn)
+{
+	static const struct { int id; virConnectDomainEventGenericCallback cb; } cbs[CB_COUNT] = {
+		[CB_LIFECYCLE] = { VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle) },
+		[CB_METADATA] = { VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, VIR_DOMAIN_EVENT_CALLBACK(on_metadata) },
+		[CB_DEV_ADDED] = { VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, VIR_DOMAIN_EVENT_CALLBACK(on_device) },
+		[CB_DEV_REMOVED] = { VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, VIR_DOMAIN_EVENT_CALLBACK(on_device) },
+		[CB_AGENT] = { VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(on_agent) },
+	};
+	gboolean all = TRUE;
+	for (int i = 0; i < CB_COUNT; i++) {
+		ev->ids[i] = virConnectDomainEventRegisterAny(conn, NULL, cbs[i].id, cbs[i].cb,
+		                                              events_ref(ev), events_unref_cb);
+		if (ev->ids[i] < 0) {
+			virErrorPtr e = virGetLastError();
+			g_info("libvirt: no domain events of kind %d (%s); listing re-reads every "
+			       "domain", cbs[i].id, e != NULL && e->message ? e->message : "unknown");
+			virResetLastError();
+			lv_events_unref(ev);   /* libvirt did not take it */
+			all = FALSE;
+		}
+	}
+	g_mutex_lock(&ev->lock);
+	ev->live = all;
+	g_mutex_unlock(&ev->lock);
+}
+
+void lv_events_detach(lv_events *ev, virConnectPtr conn)
+{
+	g_mutex_lock(&ev->lock);
+	ev->live = FALSE;
+	g_hash_table_remove_all(ev->cache);
+	g_mutex_unlock(&ev->lock);
+	for (int i = 0; i < CB_COUNT; i++) {
+		if (ev->ids[i] >= 0 && virConnectDomainEventDeregisterAny(conn, ev->ids[i]) < 0)
+			virResetLastError();
+		ev->ids[i] = -1;
+	}
+}
+
+void lv_events_watch(lv_events *ev, GCancellable *cancel)
+{
+	g_mutex_lock(&ev->lock);
+	ev->watching = TRUE;
+	g_mutex_unlock(&ev->lock);
+	while (pk_time_sleep_ms(60 * 1000, cancel))
+		;
+	g_mutex_lock(&ev->lock);
+	ev->watching = FALSE;
+	while (ev->in_emit > 0)
+		g_cond_wait(&ev->idle, &ev->lock);
+	g_mutex_unlock(&ev->lock);
+}
