@@ -337,9 +337,34 @@ static void job_release_data(pk_job *job)
 		destroy(data);
 }
 
-/* Exactly once: FALSE if the job had finished already. */
+/* The job a worker is running on this thread (its pool reference is the runner's). */
+static __thread pk_job *running_job;
+
+/* Drop one reference unless it is the last one (then FALSE: the caller still holds it). */
+static gboolean unref_unless_last(pk_job *job)
+{
+	gint n = g_atomic_int_get(&job->base.refcount);
+	while (n > 1) {
+		/* On failure n receives the current value and the loop retries. */
+		if (__atomic_compare_exchange_n(&job->base.refcount, &n, n - 1, TRUE,
+		                                __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* Exactly once: FALSE if the job had finished already.
+ *
+ * On the job's worker this also drops the worker's (pool) reference, under the job lock when
+ * someone else still holds one: whoever sees the job finished never sees the worker's
+ * reference, so a program that frees every handle after PrlJob_Wait has no live handle left
+ * (PrlDbg_GetHandlesNum). The worker must not touch the job after that. */
 static gboolean job_finish(pk_job *job, PRL_RESULT code, const char *message)
 {
+	gboolean runner = running_job == job;
+	if (runner)
+		running_job = NULL;   /* tells job_run the reference is taken care of */
+
 	/* Objects are created and messages redacted before taking the job lock. */
 	pk_result *fresh = NULL;
 	char *text = NULL;
@@ -353,40 +378,43 @@ static gboolean job_finish(pk_job *job, PRL_RESULT code, const char *message)
 
 	pk_result *drop = NULL;
 	g_mutex_lock(&job->lock);
-	if (job->state == JOB_FINISHED) {
-		g_mutex_unlock(&job->lock);
-		g_free(text);
-		pk_object_unref_ptr(fresh);
-		return FALSE;
-	}
-	job->state = JOB_FINISHED;
-	job->code = code;
-	if (PRL_SUCCEEDED(code)) {
-		job->progress = 100;
-		if (job->result == NULL) {
-			job->result = fresh;
-			fresh = NULL;
+	gboolean first = job->state != JOB_FINISHED;
+	if (first) {
+		job->state = JOB_FINISHED;
+		job->code = code;
+		if (PRL_SUCCEEDED(code)) {
+			job->progress = 100;
+			if (job->result == NULL) {
+				job->result = fresh;
+				fresh = NULL;
+			}
+		} else {
+			job->message = text;
+			text = NULL;
+			drop = job->result;
+			job->result = NULL;
 		}
-	} else {
-		job->message = text;
-		text = NULL;
-		drop = job->result;
-		job->result = NULL;
+		/* Queued under the job lock: whoever sees the job finished (a PrlJob_Wait-er who
+		 * then starts the next job) sees it queued, so handlers get jobs in completion
+		 * order. */
+		if (job->server != NULL)
+			pk_server_deliver_job(job->server, job);
+		g_cond_broadcast(&job->cond);
 	}
-	/* Queued under the job lock: whoever sees the job finished (a PrlJob_Wait-er who then
-	 * starts the next job) sees it queued, so handlers get jobs in completion order. */
-	if (job->server != NULL)
-		pk_server_deliver_job(job->server, job);
-	g_cond_broadcast(&job->cond);
+	gboolean released = runner && unref_unless_last(job);
 	g_mutex_unlock(&job->lock);
 
+	g_free(text);
 	pk_object_unref_ptr(fresh);
 	pk_object_unref_ptr(drop);
-	return TRUE;
+	if (runner && !released)
+		pk_object_unref(job);   /* nobody else had it: gone now */
+	return first;
 }
 
-/* The running step ends the job: its data goes first (so a waiter woken by the finish sees
- * every side effect of the data's destroy, e.g. a server no longer busy). */
+/* A step ends the job: its data goes first (so a waiter woken by the finish sees every side
+ * effect of the data's destroy, e.g. a server no longer busy). On the job's worker the job
+ * may be gone when this returns. */
 static void job_end(pk_job *job, PRL_RESULT code, const char *message)
 {
 	job_release_data(job);
@@ -471,7 +499,7 @@ static void job_wake(pk_job *job)
 }
 
 /* One status check of the followed task. TRUE: go on with the next step; FALSE: the job
- * finished or waits (nothing more to do now). */
+ * ended (it may be gone) or waits for its poll timer. */
 static gboolean job_poll(pk_job *job)
 {
 	if (runtime_stopping()) {
@@ -511,7 +539,8 @@ static gboolean job_poll(pk_job *job)
 	return TRUE;
 }
 
-/* Run steps until the job finishes or waits for its poll timer. */
+/* Run steps until the job ends or waits for its poll timer. On the job's worker, the job
+ * may be gone once it ended: nothing here touches it after job_end. */
 static void job_steps(pk_job *job)
 {
 	for (;;) {
@@ -554,9 +583,17 @@ static void job_run(pk_work *w)
 		job->started = TRUE;
 	}
 	g_mutex_unlock(&job->lock);
-	if (run)
-		job_steps(job);
-	pk_object_unref(job);
+	if (!run) {
+		pk_object_unref(job);
+		return;
+	}
+	pk_job *outer = running_job;   /* an inline run inside another (runtime stopping) */
+	running_job = job;
+	job_steps(job);
+	/* Finishing consumed our reference (and cleared running_job); waiting did not. */
+	if (running_job == job)
+		pk_object_unref(job);
+	running_job = outer;
 }
 
 PRL_HANDLE pk_job_submit(pk_job *job, pk_job_func func, gpointer data, GDestroyNotify destroy)

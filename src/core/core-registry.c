@@ -32,7 +32,8 @@ static void rebuild_list(void)
 {
 	guint n = n_test_drivers;   /* the test drivers already sit in front */
 	for (guint i = 0; i < G_N_ELEMENTS(builtin_drivers); i++)
-		all_drivers[n++] = builtin_drivers[i];
+		if (builtin_drivers[i] != NULL)   /* a weak driver that is not linked in */
+			all_drivers[n++] = builtin_drivers[i];
 	all_drivers[n] = NULL;
 }
 

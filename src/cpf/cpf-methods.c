@@ -48,6 +48,21 @@ handle_free(PRL_HANDLE *h)
 }
 #define cpf_handle __attribute__((cleanup(handle_free))) PRL_HANDLE
 
+/* A JSON string of text from the platform or the caller: always a string, valid UTF-8
+ * (json_string would give NULL for bad bytes and drop the member). */
+static json_t *
+jstr(const char *s)
+{
+	if (!s)
+		return json_string("");
+	if (g_utf8_validate(s, -1, NULL))
+		return json_string(s);
+	{
+		g_autofree char *valid = g_utf8_make_valid(s, -1);
+		return json_string(valid);
+	}
+}
+
 typedef PRL_RESULT (*str_getter)(PRL_HANDLE, PRL_STR, PRL_UINT32_PTR);
 
 /* A string out of an SDK-style getter; NULL on failure. */
@@ -314,9 +329,9 @@ merge_settings(const cpf_options *opts, json_t *sent)
 	g_autofree char *chosen = NULL;
 
 	if (opts->driver)
-		json_object_set_new(cli, "driver", json_string(opts->driver));
+		json_object_set_new(cli, "driver", jstr(opts->driver));
 	if (opts->uri)
-		json_object_set_new(cli, "uri", json_string(opts->uri));
+		json_object_set_new(cli, "uri", jstr(opts->uri));
 	layers[0] = file;
 	layers[1] = cli;
 	layers[2] = sent ? json_deep_copy(sent) : json_object();
@@ -524,15 +539,17 @@ param_name(json_t *params, const char *key, cpf_error *err)
 		return NULL;
 	}
 	s = json_string_value(v);
-	for (const char *p = s; *p; p++)
-		if (!g_ascii_isspace(*p))
-			return strlen(s) > 1024
-			       ? (cpf_error_set(err, CPF_CODE_PARAMS, PRL_ERR_INVALID_PARAM,
-			                        "invalid params: '%s' is too long", key), NULL)
-			       : g_strdup(s);
-	cpf_error_set(err, CPF_CODE_PARAMS, PRL_ERR_INVALID_PARAM,
-	              "invalid params: '%s' must not be blank", key);
-	return NULL;
+	if (strspn(s, " \t\r\n\f\v") == strlen(s)) {
+		cpf_error_set(err, CPF_CODE_PARAMS, PRL_ERR_INVALID_PARAM,
+		              "invalid params: '%s' must not be blank", key);
+		return NULL;
+	}
+	if (strlen(s) > 1024) {
+		cpf_error_set(err, CPF_CODE_PARAMS, PRL_ERR_INVALID_PARAM,
+		              "invalid params: '%s' is too long", key);
+		return NULL;
+	}
+	return g_strdup(s);
 }
 
 typedef enum { PARAM_ABSENT, PARAM_SET, PARAM_BAD } param_state;
@@ -718,12 +735,14 @@ guest_ips(PRL_HANDLE vm)
 		if ((slash = strchr(ip, '/')))
 			*slash = '\0';
 		fam = ip_family(ip);
-		if (fam == 4)
+		if (fam == 4) {
 			g_ptr_array_add(v4, ip);
-		else if (fam == 6)
-			g_ptr_array_add(v6, g_ascii_strdown(ip, -1)), g_free(ip);
-		else
+		} else if (fam == 6) {
+			g_ptr_array_add(v6, g_ascii_strdown(ip, -1));
 			g_free(ip);
+		} else {
+			g_free(ip);
+		}
 	}
 	for (int pass = 0; pass < 2; pass++) {
 		GPtrArray *a = pass == 0 ? v4 : v6;
@@ -732,7 +751,7 @@ guest_ips(PRL_HANDLE vm)
 			for (guint j = 0; j < i && !dup; j++)
 				dup = strcmp(a->pdata[i], a->pdata[j]) == 0;
 			if (!dup)
-				json_array_append_new(out, json_string(a->pdata[i]));
+				json_array_append_new(out, jstr(a->pdata[i]));
 		}
 	}
 	return out;
@@ -773,7 +792,7 @@ guest_macs(PRL_HANDLE vm)
 			g_autofree char *raw = strlist_item(list, i);
 			g_autofree char *mac = raw ? mac_normalize(raw) : NULL;
 			if (mac)
-				json_array_append_new(out, json_string(mac));
+				json_array_append_new(out, jstr(mac));
 		}
 		return out;
 	}
@@ -787,7 +806,7 @@ guest_macs(PRL_HANDLE vm)
 			raw = get_str(dev, PrlVmDevNet_GetMacAddress);
 			mac = raw ? mac_normalize(raw) : NULL;
 			if (mac)
-				json_array_append_new(out, json_string(mac));
+				json_array_append_new(out, jstr(mac));
 		}
 	}
 	return out;
@@ -817,17 +836,17 @@ guest_object(cpf_ctx *ctx, PRL_HANDLE vm, const char *asked_id)
 		g_free(os);
 		os = g_strdup(PRL_SUCCEEDED(PrlVmCfg_GetOsType(vm, &type)) ? os_type_word(type) : "");
 	}
-	json_object_set_new(g, "id", json_string(id && *id ? id : asked_id));
-	json_object_set_new(g, "name", json_string(name ? name : ""));
-	json_object_set_new(g, "state", json_string(word));
+	json_object_set_new(g, "id", jstr(id && *id ? id : asked_id));
+	json_object_set_new(g, "name", jstr(name ? name : ""));
+	json_object_set_new(g, "state", jstr(word));
 	json_object_set_new(g, "power_state",
-	                    json_string(raw && *raw ? raw : state_raw_fallback(st)));
+	                    jstr(raw && *raw ? raw : state_raw_fallback(st)));
 	json_object_set_new(g, "ip_addresses", guest_ips(vm));
 	json_object_set_new(g, "mac_addresses", guest_macs(vm));
 	json_object_set_new(g, "is_template", json_boolean(tmpl));
-	json_object_set_new(g, "host_os", json_string(os));
-	json_object_set_new(g, "provider", json_string(cpf_driver_display_name(ctx->driver)));
-	json_object_set_new(g, "type", json_string("Virtual Machine"));
+	json_object_set_new(g, "host_os", jstr(os));
+	json_object_set_new(g, "provider", jstr(cpf_driver_display_name(ctx->driver)));
+	json_object_set_new(g, "type", jstr("Virtual Machine"));
 	return g;
 }
 
@@ -900,7 +919,7 @@ task_reply(char *task_id)
 {
 	json_t *o = json_object();
 
-	json_object_set_new(o, "task_id", json_string(task_id));
+	json_object_set_new(o, "task_id", jstr(task_id));
 	g_free(task_id);
 	return o;
 }
@@ -956,7 +975,7 @@ m_initialize(cpf_ctx *ctx, json_t *params, cpf_error *err)
 		cpf_caps_compute(ctx->preconnect_features, ctx->preconnect, &caps, &bad);
 	ctx->advertised = caps;
 	ctx->advertised_valid = TRUE;
-	json_object_set_new(o, "version", json_string("1.0.0"));
+	json_object_set_new(o, "version", jstr("1.0.0"));
 	json_object_set_new(o, "capabilities", cpf_caps_to_json(&caps));
 	return o;
 }
@@ -1122,7 +1141,7 @@ m_list(cpf_ctx *ctx, json_t *params, cpf_error *err)
 			continue;
 		id = get_str(vm, PrlVmCfg_GetUuid);
 		if (id && *id)
-			json_array_append_new(ids, json_string(id));
+			json_array_append_new(ids, jstr(id));
 		g_free(id);
 	}
 	o = json_object();
@@ -1304,7 +1323,6 @@ m_clone(cpf_ctx *ctx, json_t *params, cpf_error *err)
 	param_state ps;
 	json_t *v, *o;
 	PRL_UINT32 flags = 0;
-	guint64 deadline;
 
 	if (!id)
 		return NULL;
@@ -1362,7 +1380,6 @@ m_clone(cpf_ctx *ctx, json_t *params, cpf_error *err)
 	        snap ? snap : "");
 	job = snap ? PrlVm_CloneFromSnapshot(vm, name, snap, flags)
 	           : PrlVm_CloneEx(vm, name, NULL, flags);
-	deadline = ctx->deadline;
 	task = job_task_id(ctx, job, what, id, &finished, err);
 	if (!task)
 		return NULL;
@@ -1387,14 +1404,14 @@ m_clone(cpf_ctx *ctx, json_t *params, cpf_error *err)
 				clone_id = get_str(cl, PrlVmCfg_GetUuid);
 			break;
 		}
-		if (ms_left(deadline) == 0)
+		if (ms_left(ctx->deadline) == 0)
 			break;
 		g_usleep(2000);
 	}
 	o = json_object();
-	json_object_set_new(o, "task_id", json_string(task));
+	json_object_set_new(o, "task_id", jstr(task));
 	if (clone_id)
-		json_object_set_new(o, "clone_id", json_string(clone_id));
+		json_object_set_new(o, "clone_id", jstr(clone_id));
 	else
 		g_warning("%s: the clone's id is not known yet; tasks/get will report it", what);
 	return o;
@@ -1493,7 +1510,7 @@ task_output(PRL_HANDLE task)
 	    PRL_SUCCEEDED(PrlHandle_GetType(param, &type)) && type == PHT_VIRTUAL_MACHINE) {
 		g_autofree char *id = get_str(param, PrlVmCfg_GetUuid);
 		if (id && *id)
-			json_object_set_new(out, "clone_id", json_string(id));
+			json_object_set_new(out, "clone_id", jstr(id));
 	}
 	return out;
 }
@@ -1551,13 +1568,13 @@ m_task_get(cpf_ctx *ctx, json_t *params, cpf_error *err)
 	}
 	o = json_object();
 	if (st != PJS_FINISHED) {
-		json_object_set_new(o, "state", json_string("running"));
+		json_object_set_new(o, "state", jstr("running"));
 		return o;
 	}
 	if (PRL_FAILED(PrlRunningTask_GetRetCode(task, &rc)))
 		rc = PRL_ERR_UNEXPECTED;
 	if (PRL_SUCCEEDED(rc)) {
-		json_object_set_new(o, "state", json_string("completed"));
+		json_object_set_new(o, "state", jstr("completed"));
 		json_object_set_new(o, "output", task_output(task));
 	} else {
 		cpf_error terr = { 0 };
@@ -1571,9 +1588,9 @@ m_task_get(cpf_ctx *ctx, json_t *params, cpf_error *err)
 			      ? g_strdup(buf) : g_strdup("the task failed");
 		}
 		cpf_error_set(&terr, CPF_CODE_TASK, rc, "%s", strip_decorations(msg));
-		json_object_set_new(o, "state", json_string("failed"));
+		json_object_set_new(o, "state", jstr("failed"));
 		json_object_set_new(e, "code", json_integer(CPF_CODE_TASK));
-		json_object_set_new(e, "message", json_string(terr.message));
+		json_object_set_new(e, "message", jstr(terr.message));
 		json_object_set_new(o, "error", e);
 		cpf_error_clear(&terr);
 	}

@@ -218,22 +218,39 @@ json_t *tp_vm(tp_fake *f, guint vmid)
 	return tp_admin(f, "GET", p, NULL);
 }
 
+/* Fast test defaults, unless extra sets them itself. */
+static void add_defaults(GString *s, const char *extra)
+{
+	static const char *const defaults[][2] = {
+		{ "task_poll_ms", "10" }, { "lock_wait", "5" }, { "request_timeout", "10" },
+	};
+	for (gsize i = 0; i < G_N_ELEMENTS(defaults); i++) {
+		g_autofree char *key = g_strdup_printf("\"%s\"", defaults[i][0]);
+		if (extra == NULL || strstr(extra, key) == NULL)
+			g_string_append_printf(s, ",%s:\"%s\"", key, defaults[i][1]);
+	}
+	if (extra != NULL)
+		g_string_append_printf(s, ",%s", extra);
+	g_string_append_c(s, '}');
+}
+
 char *tp_settings(tp_fake *f, const char *extra)
 {
-	return g_strdup_printf("{\"host\":\"%s\",\"tls_fingerprint\":\"%s\",\"username\":\"%s\","
-	                       "\"token_name\":\"%s\",\"token_secret\":\"%s\",\"task_poll_ms\":\"10\","
-	                       "\"lock_wait\":\"5\",\"request_timeout\":\"10\"%s%s}",
-	                       f->host, f->fingerprint, f->user, f->token_name, f->token_secret,
-	                       extra ? "," : "", extra ? extra : "");
+	GString *s = g_string_new(NULL);
+	g_string_printf(s, "{\"host\":\"%s\",\"tls_fingerprint\":\"%s\",\"username\":\"%s\","
+	                "\"token_name\":\"%s\",\"token_secret\":\"%s\"",
+	                f->host, f->fingerprint, f->user, f->token_name, f->token_secret);
+	add_defaults(s, extra);
+	return g_string_free(s, FALSE);
 }
 
 char *tp_settings_ticket(tp_fake *f, const char *extra)
 {
-	return g_strdup_printf("{\"host\":\"%s\",\"tls_fingerprint\":\"%s\",\"username\":\"%s\","
-	                       "\"password\":\"%s\",\"task_poll_ms\":\"10\",\"lock_wait\":\"5\","
-	                       "\"request_timeout\":\"10\"%s%s}",
-	                       f->host, f->fingerprint, f->user, f->password, extra ? "," : "",
-	                       extra ? extra : "");
+	GString *s = g_string_new(NULL);
+	g_string_printf(s, "{\"host\":\"%s\",\"tls_fingerprint\":\"%s\",\"username\":\"%s\","
+	                "\"password\":\"%s\"", f->host, f->fingerprint, f->user, f->password);
+	add_defaults(s, extra);
+	return g_string_free(s, FALSE);
 }
 
 pk_conn *tp_open_full(const char *uri_text, const char *settings_json, pk_open_status *status,

@@ -291,13 +291,17 @@ static void test_vmconf(void)
 	g_assert_cmpstr(n0->mac, ==, "BC:24:11:8A:3C:FF");
 	g_assert_cmpstr(n0->network, ==, "vmbr0");
 	g_assert_cmpstr(n1->mac, ==, "BC:24:11:00:00:02");
-	g_assert_cmpuint(c->disks->len, ==, 3);
+	g_assert_cmpuint(c->disks->len, ==, 4);
 	pk_disk_data *d0 = g_ptr_array_index(c->disks, 0);   /* ide0 first */
 	g_assert_cmpint(d0->type, ==, PDE_OPTICAL_DISK);
-	pk_disk_data *d1 = g_ptr_array_index(c->disks, 1);
+	g_assert_cmpstr(d0->image_path, ==, "local:iso/win.iso");
+	pk_disk_data *empty = g_ptr_array_index(c->disks, 1);   /* ide2: an empty CD drive */
+	g_assert_cmpint(empty->type, ==, PDE_OPTICAL_DISK);
+	g_assert_null(empty->image_path);
+	pk_disk_data *d1 = g_ptr_array_index(c->disks, 2);
 	g_assert_cmpstr(d1->image_path, ==, "local-lvm:vm-100-disk-0");
 	g_assert_cmpuint(d1->size_mb, ==, 32768);
-	pk_disk_data *d2 = g_ptr_array_index(c->disks, 2);
+	pk_disk_data *d2 = g_ptr_array_index(c->disks, 3);
 	g_assert_cmpuint(d2->size_mb, ==, 1024 * 1024);
 
 	const char *agents[][2] = { { "1", "1" }, { "0", "0" }, { "enabled=0", "0" },

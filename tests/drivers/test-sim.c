@@ -407,6 +407,13 @@ test_settings_errors(void)
 	open_fails(u4, NULL, PRL_ERR_INVALID_PARAM, "'seed'");
 	open_fails(u5, NULL, PRL_ERR_INVALID_PARAM, "'fail'");
 	open_fails(u6, NULL, PRL_ERR_INVALID_PARAM, "'fail'");
+	{
+		/* The error names the key, not the value. */
+		g_autoptr(GError) e = NULL;
+		pk_open_status s6;
+		g_assert_null(ts_open_full(u6, NULL, &s6, &e));
+		g_assert_null(strstr(e->message, "sometimes"));
+	}
 	open_fails(u7, NULL, PRL_ERR_INVALID_PARAM, "'fail'");
 	open_fails(u8, NULL, PRL_ERR_INVALID_PARAM, "'fail'");
 	open_fails(u9, NULL, PRL_ERR_INVALID_PARAM, "'fsync'");

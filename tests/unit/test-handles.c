@@ -267,12 +267,12 @@ static gpointer free_once(gpointer data)
 /* Creates and frees its own handles while poking at stale ones of other threads. */
 static gpointer churn(gpointer data)
 {
-	volatile PRL_HANDLE *shared = data;
+	gpointer *shared = data;  /* atomic: the latest handle any thread made */
 	for (int i = 0; i < N_ROUNDS; i++) {
 		PRL_HANDLE mine;
 		g_assert_cmpint(PrlApi_CreateHandlesList(&mine), ==, PRL_ERR_SUCCESS);
-		*shared = mine;
-		PRL_HANDLE other = *shared;
+		g_atomic_pointer_set(shared, mine);
+		PRL_HANDLE other = g_atomic_pointer_get(shared);
 		PRL_UINT32 n;
 		PRL_RESULT r = PrlHndlList_GetItemsCount(other, &n);
 		g_assert_true(r == PRL_ERR_SUCCESS || r == PRL_ERR_INVALID_HANDLE);
@@ -312,9 +312,9 @@ static void test_threads(void)
 	}
 
 	/* Concurrent create/lookup/free with stale handles flying around. */
-	volatile PRL_HANDLE shared = PRL_INVALID_HANDLE;
+	gpointer shared = NULL;
 	for (int i = 0; i < N_THREADS; i++)
-		t[i] = g_thread_new("churn", churn, (gpointer)&shared);
+		t[i] = g_thread_new("churn", churn, &shared);
 	for (int i = 0; i < N_THREADS; i++)
 		g_thread_join(t[i]);
 
@@ -342,6 +342,26 @@ static void test_many_handles(void)
 	assert_no_leaks();
 }
 
+/* With PRLKIT_DEBUG set, the last PrlApi_Deinit reports what is still alive. */
+static void test_deinit_reports_leaks(void)
+{
+	if (g_test_subprocess()) {
+		g_setenv("PRLKIT_DEBUG", "warning", TRUE);
+		init();
+		PRL_HANDLE h;
+		g_assert_cmpint(PrlApi_CreateStringsList(&h), ==, PRL_ERR_SUCCESS);
+		deinit();
+		g_assert_cmpint(PrlHandle_Free(h), ==, PRL_ERR_SUCCESS);
+		assert_no_leaks();
+		return;
+	}
+	g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+	g_test_trap_assert_passed();
+	g_test_trap_assert_stderr("*1 handle(s) still alive: PHT_STRINGS_LIST=1*");
+	g_test_trap_assert_stdout("");
+	assert_no_leaks();
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -353,5 +373,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/handles/counts", test_counts);
 	g_test_add_func("/handles/threads", test_threads);
 	g_test_add_func("/handles/many", test_many_handles);
+	g_test_add_func("/handles/deinit-reports-leaks", test_deinit_reports_leaks);
 	return g_test_run();
 }

@@ -454,13 +454,11 @@ static gboolean is_template(virDomainPtr dom, GError **error, gboolean *tpl)
 		return lv_fail(error, PRL_ERR_VM_GET_CONFIG_FAILED, "metadata of VM '%s'",
 		               virDomainGetName(dom));
 	}
-	/* The element alone; wrap it so it reads like a domain's <metadata>. */
-	g_autofree char *wrapped = g_strdup_printf("<domain><metadata>%s</metadata></domain>", xml);
+	g_autoptr(lv_node) el = lv_xml_parse(xml, error);
 	free(xml);
-	g_autoptr(lv_node) root = lv_xml_parse(wrapped, error);
-	if (root == NULL)
+	if (el == NULL)
 		return FALSE;
-	g_autoptr(lv_meta) m = lv_meta_from_domain(root);
+	g_autoptr(lv_meta) m = lv_meta_from_element(el);
 	*tpl = m->is_template;
 	return TRUE;
 }

@@ -542,7 +542,7 @@ static gboolean lv_host_statistics(pk_conn *c, pk_stats_data **out, GCancellable
 char *lv_task_ref_stop(const char *uuid, gint64 deadline_ms)
 {
 	return g_strdup_printf(LV_REF_STOP "%s:%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, uuid,
-	                       pk_time_wall_ms(), deadline_ms);
+	                       MIN(pk_time_wall_ms(), deadline_ms), deadline_ms);
 }
 
 static gboolean parse_ms(const char *s, gint64 *out)

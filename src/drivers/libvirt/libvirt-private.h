@@ -165,7 +165,9 @@ void lv_meta_free(lv_meta *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(lv_meta, lv_meta_free)
 /* prlkit's element in the domain's <metadata> (empty metadata when there is none). */
 lv_meta *lv_meta_from_domain(const lv_node *root);
-/* The element as XML (prefixed, with its xmlns), for virDomainSetMetadata. */
+/* prlkit's element as virDomainGetMetadata returns it (any namespace or none). */
+lv_meta *lv_meta_from_element(const lv_node *el);
+/* The element as virDomainSetMetadata takes it: no prefix (libvirt adds its namespace). */
 char *lv_meta_format(const lv_meta *m);
 /* Replaces prlkit's element inside the domain's <metadata> (created when missing). */
 void lv_meta_apply(lv_node *root, const lv_meta *m);
@@ -198,10 +200,13 @@ gboolean lv_check_new_name(lv_conn *lc, const char *name, PRL_RESULT blank_code,
  * holds `near`, else "default". */
 virStoragePoolPtr lv_pool_for(lv_conn *lc, const char *near, GError **error);
 /* A new qcow2 volume on top of backing (format backing_format) in pool, named for owner.
+ * Its size is the backing volume's, else size_hint (bytes; 0: let libvirt read it).
  * *path: the new file. */
 gboolean lv_vol_overlay(lv_conn *lc, virStoragePoolPtr pool, const char *owner_uuid,
-                        const char *backing, const char *backing_format, char **path,
-                        GError **error);
+                        const char *backing, const char *backing_format, guint64 size_hint,
+                        char **path, GError **error);
+/* The virtual size of a domain's disk (bytes), 0 if libvirt cannot tell. */
+guint64 lv_disk_capacity(virDomainPtr dom, const char *target);
 /* A full, independent qcow2 copy of the disk chain that ends in `source`. */
 gboolean lv_vol_copy(lv_conn *lc, virStoragePoolPtr pool, const char *owner_uuid,
                      const char *source, char **path, GError **error);

@@ -181,10 +181,11 @@ static gboolean lv_snap_remove(pk_conn *c, const char *vm_id, const char *name, 
 		return FALSE;
 	lv_dom_busy_enter(lc, vm_id);
 	gboolean ok = FALSE;
+	g_autoptr(lv_meta) m = NULL;
 	g_autoptr(lv_node) root = lv_dom_inactive_xml(dom, error);
 	if (root == NULL)
 		goto out;
-	g_autoptr(lv_meta) m = lv_meta_from_domain(root);
+	m = lv_meta_from_domain(root);
 	if (lv_meta_find(m, name) == NULL) {
 		if (flags & PK_SNAP_MISSING_OK)
 			ok = TRUE;
@@ -316,7 +317,8 @@ static gboolean lv_snap_create(pk_conn *c, const char *vm_id, const char *name,
 	for (guint i = 0; i < disks->len; i++) {
 		lv_disk *d = disks->pdata[i];
 		char *path = NULL;
-		if (!lv_vol_overlay(lc, pool, vm_id, d->path, fmt_of(d), &path, error))
+		if (!lv_vol_overlay(lc, pool, vm_id, d->path, fmt_of(d),
+		                    lv_disk_capacity(dom, d->target), &path, error))
 			goto fail;
 		g_ptr_array_add(created, path);
 		lv_layer *l = g_new0(lv_layer, 1);
@@ -416,7 +418,8 @@ static gboolean lv_snap_revert(pk_conn *c, const char *vm_id, const char *name, 
 			g_info("libvirt: VM %s no longer has disk %s of snapshot '%s'", vm, l->disk, name);
 			continue;
 		}
-		if (!lv_vol_overlay(lc, pool, vm_id, l->path, l->format, &path, error))
+		if (!lv_vol_overlay(lc, pool, vm_id, l->path, l->format,
+		                    lv_disk_capacity(dom, l->disk), &path, error))
 			goto fail;
 		g_ptr_array_add(created, path);
 		if (d->path != NULL)
@@ -556,6 +559,7 @@ gboolean lv_vm_clone(pk_conn *c, const char *id, const char *new_name, const cha
 		lv_disk *d = disks->pdata[i];
 		lv_disk *cd = disk_by_target(cdisks, d->target);
 		const char *base = d->path, *base_fmt = fmt_of(d);
+		guint64 size = lv_disk_capacity(dom, d->target);
 		char *path = NULL;
 		if (cd == NULL) {
 			lv_set_error(error, PRL_ERR_UNEXPECTED, "disk %s vanished from the copy", d->target);
@@ -572,12 +576,12 @@ gboolean lv_vm_clone(pk_conn *c, const char *id, const char *new_name, const cha
 		} else if (linked) {
 			/* The source's current files become a frozen layer under a new overlay, so
 			 * that the source cannot change what the clone sits on. */
-			if (!lv_vol_overlay(lc, pool, id, d->path, fmt_of(d), &path, error))
+			if (!lv_vol_overlay(lc, pool, id, d->path, fmt_of(d), size, &path, error))
 				goto fail;
 			g_ptr_array_add(frozen, path);
 			path = NULL;
 		}
-		if (linked ? !lv_vol_overlay(lc, pool, uuid, base, base_fmt, &path, error)
+		if (linked ? !lv_vol_overlay(lc, pool, uuid, base, base_fmt, size, &path, error)
 		           : !lv_vol_copy(lc, pool, uuid, base, &path, error))
 			goto fail;
 		g_ptr_array_add(created, path);

@@ -94,14 +94,26 @@ static char *vol_path(virStorageVolPtr v)
 	return out;
 }
 
+guint64 lv_disk_capacity(virDomainPtr dom, const char *target)
+{
+	virDomainBlockInfo bi;
+	if (target == NULL || virDomainGetBlockInfo(dom, target, &bi, 0) < 0) {
+		virResetLastError();
+		return 0;
+	}
+	return bi.capacity;
+}
+
 gboolean lv_vol_overlay(lv_conn *lc, virStoragePoolPtr pool, const char *owner_uuid,
-                        const char *backing, const char *backing_format, char **path,
-                        GError **error)
+                        const char *backing, const char *backing_format, guint64 size_hint,
+                        char **path, GError **error)
 {
 	g_autofree char *name = lv_vol_name(owner_uuid);
 	g_autofree char *bpath = g_markup_escape_text(backing, -1);
 	g_autofree char *bfmt = g_markup_escape_text(backing_format ? backing_format : "raw", -1);
 	guint64 cap = vol_capacity(lc, backing);
+	if (cap == 0)
+		cap = size_hint;
 	GString *xml = g_string_new("<volume>");
 	g_string_append_printf(xml, "<name>%s</name>", name);
 	/* Without a capacity libvirt takes the backing file's size. */
@@ -328,6 +340,12 @@ static GHashTable *owner_refs(lv_conn *lc, const char *owner)
 	return set;
 }
 
+static void refs_free(gpointer p)
+{
+	if (p != NULL)
+		g_hash_table_unref(p);
+}
+
 void lv_vol_release(lv_conn *lc, GPtrArray *paths)
 {
 	if (paths == NULL || paths->len == 0)
@@ -349,7 +367,7 @@ void lv_vol_release(lv_conn *lc, GPtrArray *paths)
 	}
 	/* owner UUID → owner_refs (NULL value: the owner is gone) */
 	g_autoptr(GHashTable) owners = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-	                                                     (GDestroyNotify)g_hash_table_unref);
+	                                                     refs_free);
 	GQueue work = G_QUEUE_INIT;
 	for (guint i = 0; i < paths->len; i++)
 		g_queue_push_tail(&work, g_strdup(paths->pdata[i]));

@@ -73,6 +73,12 @@ static void on_start(GMarkupParseContext *ctx, const char *name, const char **na
 	}
 	lv_node *n = node_new_element(name);
 	for (guint i = 0; names[i] != NULL; i++) {
+		if (lv_xml_attr(n, names[i]) != NULL) {   /* not well-formed XML */
+			g_set_error(error, G_MARKUP_ERROR, G_MARKUP_ERROR_INVALID_CONTENT,
+			            "attribute '%s' given twice", names[i]);
+			lv_xml_free(n);
+			return;
+		}
 		g_ptr_array_add(n->attrs, g_strdup(names[i]));
 		g_ptr_array_add(n->attrs, g_strdup(values[i]));
 	}
@@ -699,8 +705,12 @@ static char *dup_nonempty(const char *s)
 
 lv_meta *lv_meta_from_domain(const lv_node *root)
 {
+	return lv_meta_from_element(find_our_element(root));
+}
+
+lv_meta *lv_meta_from_element(const lv_node *el)
+{
 	lv_meta *m = lv_meta_new();
-	lv_node *el = find_our_element(root);
 	g_autoptr(GPtrArray) kids = lv_xml_children(el, NULL);
 	for (guint i = 0; i < kids->len; i++) {
 		lv_node *k = kids->pdata[i];
@@ -754,19 +764,23 @@ lv_meta *lv_meta_from_domain(const lv_node *root)
 	return m;
 }
 
-static lv_node *add_ns(lv_node *parent, const char *local)
+/* An element named prefix:local, or local without a prefix. */
+static lv_node *add_ns(lv_node *parent, const char *local, gboolean prefixed)
 {
-	char *name = g_strconcat(LV_NS_PREFIX ":", local, NULL);
+	char *name = g_strconcat(prefixed ? LV_NS_PREFIX ":" : "", local, NULL);
 	lv_node *n = lv_xml_add(parent, name);
 	g_free(name);
 	return n;
 }
 
-/* Builds the element under parent. */
-static lv_node *meta_build(lv_node *parent, const lv_meta *m)
+/* Builds the element under parent; prefixed: as it appears in a domain's <metadata>,
+ * else bare (virDomainSetMetadata puts the namespace on it and its children). */
+static lv_node *meta_build(lv_node *parent, const lv_meta *m, gboolean prefixed)
 {
+#define add_ns(p, l) add_ns(p, l, prefixed)
 	lv_node *el = add_ns(parent, "vm");
-	lv_xml_set_attr(el, "xmlns:" LV_NS_PREFIX, LV_NS_URI);
+	if (prefixed)
+		lv_xml_set_attr(el, "xmlns:" LV_NS_PREFIX, LV_NS_URI);
 	if (m->is_template)
 		add_ns(el, "template");
 	if (m->current != NULL)
@@ -800,12 +814,13 @@ static lv_node *meta_build(lv_node *parent, const lv_meta *m)
 		}
 	}
 	return el;
+#undef add_ns
 }
 
 char *lv_meta_format(const lv_meta *m)
 {
 	lv_node *holder = node_new_element("holder");
-	lv_node *el = meta_build(holder, m);
+	lv_node *el = meta_build(holder, m, FALSE);
 	char *text = lv_xml_format(el);
 	lv_xml_free(holder);
 	return text;
@@ -829,5 +844,5 @@ void lv_meta_apply(lv_node *root, const lv_meta *m)
 	}
 	if (md == NULL)
 		md = lv_xml_add(root, "metadata");
-	meta_build(md, m);
+	meta_build(md, m, TRUE);
 }

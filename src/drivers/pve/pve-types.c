@@ -229,10 +229,14 @@ static guint64 size_mb_parse(const char *s)
 static pk_disk_data *disk_parse(const char *value)
 {
 	g_auto(GStrv) parts = g_strsplit(value, ",", -1);
-	if (parts[0] == NULL || strcmp(parts[0], "none") == 0 || strchr(parts[0], '=') != NULL)
+	if (parts[0] == NULL || strchr(parts[0], '=') != NULL)
+		return NULL;
+	gboolean cdrom = g_strv_contains((const char *const *)parts, "media=cdrom");
+	/* "none": an empty drive; an empty CD drive is still a device. */
+	if (strcmp(parts[0], "none") == 0 && !cdrom)
 		return NULL;
 	pk_disk_data *d = g_new0(pk_disk_data, 1);
-	d->image_path = g_strdup(parts[0]);
+	d->image_path = strcmp(parts[0], "none") != 0 ? g_strdup(parts[0]) : NULL;
 	d->type = PDE_HARD_DISK;
 	for (int i = 1; parts[i] != NULL; i++) {
 		if (g_str_has_prefix(parts[i], "size="))

@@ -511,7 +511,7 @@ load_file(sim_store *st, sim_file_id *id, GError **error)
 	}
 	close(fd);
 	file_id_from_stat(&sb, id);
-	doc = json_loadb(buf, done, JSON_REJECT_DUPLICATES, &jerr);
+	doc = json_loadb(buf, done, 0, &jerr);
 	if (!doc) {
 		sim_set_error(error, PRL_ERR_INVALID_CONFIGURATION,
 		              "sim: the state file '%s' is not valid JSON (line %d: %s)",
