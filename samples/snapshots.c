@@ -83,10 +83,12 @@ static PRL_RESULT show_tree(PRL_HANDLE hVm)
 	if (PRL_FAILED(ret))
 		return ret;
 	xml = sample_get_string(hResult, PrlResult_GetParamAsString, "PrlResult_GetParamAsString");
-	if (xml != NULL)
-		printf("%s%s", xml, xml[0] && xml[strlen(xml) - 1] == '\n' ? "" : "\n");
 	PrlHandle_Free(hResult);
-	return xml != NULL ? PRL_ERR_SUCCESS : PRL_ERR_FAILURE;
+	if (xml == NULL)
+		return PRL_ERR_FAILURE;
+	printf("%s%s", xml, xml[0] && xml[strlen(xml) - 1] == '\n' ? "" : "\n");
+	free(xml);
+	return PRL_ERR_SUCCESS;
 }
 
 static PRL_RESULT delete_snapshot(PRL_HANDLE hVm, const char *id)

@@ -454,6 +454,24 @@ test_corrupt_state(void)
 	              "{\"format\":\"prlkit-sim\",\"version\":1,\"vms\":[{\"id\":\"a\",\"name\":\"x\","
 	              "\"st\":\"flying\"}]}", -1, NULL));
 	open_fails(uri, NULL, PRL_ERR_INVALID_CONFIGURATION, "malformed");
+
+	/* The state file removed under a live connection: clean errors, no crash. */
+	g_assert_cmpint(g_unlink(state), ==, 0);
+	c = ts_open(uri, NULL);  /* seeds a new state */
+	{
+		g_autoptr(pk_vm_data) vm = ts_vm_by_name(c, "debian-build");
+		g_autoptr(GError) error = NULL;
+		GPtrArray *list = NULL;
+		g_assert_cmpint(g_unlink(state), ==, 0);
+		g_assert_false(sim_driver.vm->list(c, 0, &list, NULL, &error));
+		g_assert_error(error, PK_ERROR, PRL_ERR_FILE_NOT_FOUND);
+		power_refused(c, vm->id, PK_POWER_START, PRL_ERR_FILE_NOT_FOUND);
+		g_clear_error(&error);
+		g_assert_false(sim_driver.task->cancel(c, "sim-task-00000000-0000-4000-8000-000000000000",
+		                                       NULL, &error));
+		g_assert_error(error, PK_ERROR, PRL_ERR_TASK_NOT_FOUND);
+	}
+	ts_close(c);
 }
 
 /* ---- power ---- */

@@ -422,6 +422,28 @@ static gboolean native_template_start(pve_conn *pc, const pve_resource *r, char 
 	return TRUE;
 }
 
+static gboolean config_put(pve_conn *pc, const char *path, const char *form, const char *digest,
+                           GCancellable *cancel, GError **error)
+{
+	g_autoptr(GString) f = g_string_new(form);
+	if (digest != NULL)
+		pk_http_form_add(f, "digest", digest);
+	g_autoptr(json_t) data = NULL;
+	return pve_api_call_retry_locked(pc->api, "PUT", path, f->str, PVE_CALL_VM, &data, cancel,
+	                                 error);
+}
+
+/* Did someone change what the caller saw (old) in the fields an edit can touch? */
+static gboolean edit_conflicts(pve_conn *pc, const pk_vm_data *old, const pve_vmconf *now)
+{
+	gboolean now_tagged = pve_tags_has(now->tags, pc->s.template_tag) || now->template;
+	return g_strcmp0(old->name, now->name) != 0 ||
+	       g_strcmp0(old->description ? old->description : "",
+	                 now->description ? now->description : "") != 0 ||
+	       old->ram_mb != now->memory_mb || old->cpus != now->cores * now->sockets ||
+	       old->is_template != now_tagged;
+}
+
 static gboolean pve_vm_commit(pk_conn *c, const char *id, const pk_vm_data *old,
                               const pk_vm_data *new_, guint flags, char **task_ref,
                               GCancellable *cancel, GError **error)
@@ -507,16 +529,25 @@ static gboolean pve_vm_commit(pk_conn *c, const char *id, const pk_vm_data *old,
 
 	if (form->len > 0) {
 		const char *digest = old != NULL && old->digest != NULL ? old->digest : conf->digest;
-		if (digest != NULL)
-			pk_http_form_add(form, "digest", digest);
 		g_autofree char *path = pve_vm_path(r->node, r->vmid, "/config");
-		g_autoptr(json_t) data = NULL;
-		gboolean ok = pve_api_call_retry_locked(pc->api, "PUT", path, form->str, PVE_CALL_VM,
-		                                        &data, cancel, error);
+		GError *err = NULL;
+		gboolean ok = config_put(pc, path, form->str, digest, cancel, &err);
+		if (!ok && err->code == PRL_ERR_VM_CONFIG_WAS_CHANGED && old != NULL) {
+			/* The digest covers the whole file, lock lines included: a VM read while
+			 * locked "changes" when the lock goes. Only a change to what this edit
+			 * touches is a conflict. */
+			g_autoptr(pve_vmconf) now = pve_config_get(pc, r, TRUE, cancel, NULL);
+			if (now != NULL && !edit_conflicts(pc, old, now)) {
+				g_clear_error(&err);
+				ok = config_put(pc, path, form->str, now->digest, cancel, &err);
+			}
+		}
 		pve_vm_forget(pc, r->vmid);
 		pve_inventory_invalidate(pc);
-		if (!ok)
+		if (!ok) {
+			g_propagate_error(error, err);
 			return FALSE;
+		}
 	}
 	*task_ref = NULL;
 	if (to_template && pc->s.template_mode == PVE_TEMPLATE_NATIVE) {

@@ -115,6 +115,7 @@ const pve_resource *pve_inventory_find(const pve_inventory *inv, guint vmid);
 /* What a VM's config says that cluster/resources does not; immutable, shared. */
 typedef struct pve_vmconf {
 	char *digest;
+	char *name;
 	char *description;
 	char *ostype;
 	char *tags;

@@ -532,12 +532,13 @@ static gboolean resolve_snap_replace(pve_conn *pc, const ref_parsed *r, pk_task_
 		return FALSE;
 	if (!done)
 		return TRUE;
-	/* Step 2: the new one exists. */
-	g_autoptr(json_t) snaps = NULL;
-	if (!pve_snapshot_list(pc, r->node, r->vmid, &snaps, cancel, error))
-		return FALSE;
+	/* Step 2: the new one exists. Tasks first, then the state: a task seen finished has
+	 * its effect in the state read after it. */
 	g_autoptr(json_t) list = NULL;
 	if (!tasks_since(pc, r->node, r->vmid, &r->u, &list, cancel, error))
+		return FALSE;
+	g_autoptr(json_t) snaps = NULL;
+	if (!pve_snapshot_list(pc, r->node, r->vmid, &snaps, cancel, error))
 		return FALSE;
 	static const char *const types[] = { "qmsnapshot", NULL };
 	gboolean running = FALSE;
@@ -556,8 +557,8 @@ static gboolean resolve_delete_tree(pve_conn *pc, const ref_parsed *r, pk_task_s
 	g_auto(GStrv) names = g_strsplit(ref_get(r, "names") ? ref_get(r, "names") : "", ",", -1);
 	g_autoptr(json_t) snaps = NULL;
 	g_autoptr(json_t) list = NULL;
-	if (!pve_snapshot_list(pc, r->node, r->vmid, &snaps, cancel, error) ||
-	    !tasks_since(pc, r->node, r->vmid, &r->u, &list, cancel, error))
+	if (!tasks_since(pc, r->node, r->vmid, &r->u, &list, cancel, error) ||
+	    !pve_snapshot_list(pc, r->node, r->vmid, &snaps, cancel, error))
 		return FALSE;
 	static const char *const types[] = { "qmdelsnapshot", NULL };
 	gboolean running = FALSE;
@@ -584,12 +585,12 @@ static gboolean resolve_native_template(pve_conn *pc, const ref_parsed *r, pk_ta
                                         GCancellable *cancel, GError **error)
 {
 	const char *snap = ref_get(r, "snap");
+	g_autoptr(json_t) list = NULL;
+	if (!tasks_since(pc, r->node, r->vmid, &r->u, &list, cancel, error))
+		return FALSE;
 	g_autofree char *path = pve_vm_path(r->node, r->vmid, "/config");
 	g_autoptr(json_t) conf = NULL;
 	if (!pve_api_call(pc->api, "GET", path, NULL, PVE_CALL_VM, &conf, cancel, error))
-		return FALSE;
-	g_autoptr(json_t) list = NULL;
-	if (!tasks_since(pc, r->node, r->vmid, &r->u, &list, cancel, error))
 		return FALSE;
 	static const char *const all[] = { "qmdelsnapshot", "qmtemplate", NULL };
 	gboolean running = FALSE;

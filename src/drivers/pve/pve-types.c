@@ -165,6 +165,7 @@ static void vmconf_dispose(gpointer p)
 {
 	pve_vmconf *c = p;
 	g_free(c->digest);
+	g_free(c->name);
 	g_free(c->description);
 	g_free(c->ostype);
 	g_free(c->tags);
@@ -284,6 +285,7 @@ pve_vmconf *pve_vmconf_parse(json_t *data, GError **error)
 	c->nets = g_ptr_array_new_with_free_func(net_free);
 	c->disks = g_ptr_array_new_with_free_func(disk_free);
 	c->digest = json_dup_string(data, "digest");
+	c->name = json_dup_string(data, "name");
 	c->description = json_dup_string(data, "description");
 	c->ostype = json_dup_string(data, "ostype");
 	c->tags = json_dup_string(data, "tags");

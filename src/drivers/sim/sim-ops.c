@@ -209,8 +209,14 @@ conn_view(sim_conn *sc, GError **error)
 static json_t *
 doc_vm(json_t *doc, const char *id, GError **error)
 {
-	json_t *vm = sim_doc_find_vm(doc, id, NULL);
+	json_t *vm;
 
+	if (!doc) {
+		/* Someone removed the state file under a live connection. */
+		sim_set_error(error, PRL_ERR_FILE_NOT_FOUND, "sim: the state file is gone");
+		return NULL;
+	}
+	vm = sim_doc_find_vm(doc, id, NULL);
 	if (!vm)
 		sim_set_error(error, PRL_ERR_VM_UUID_NOT_FOUND, "sim: VM '%s' not found", id);
 	return vm;
@@ -1347,7 +1353,7 @@ cancel_apply(json_t **docp, gint64 now, gpointer data, GError **error)
 {
 	cancel_req *req = data;
 	json_t *doc = *docp;
-	json_t *task = json_object_get(json_object_get(doc, "tasks"), req->ref);
+	json_t *task = doc ? json_object_get(json_object_get(doc, "tasks"), req->ref) : NULL;
 	json_t *vm;
 	sim_op op;
 	gsize i;

@@ -711,11 +711,15 @@ sim_store_update(sim_store *st, sim_update_fn fn, gpointer user_data, GError **e
 		sim_doc_fold(doc, now);
 	r = fn(&doc, now, user_data, error);
 
-	if (r == SIM_UPDATE_WRITE && doc &&
-	    !write_doc(st, doc, exists ? &cur : NULL, &written, error))
-		r = SIM_UPDATE_ERROR, exists = FALSE;  /* doc may differ from the file: drop it */
-	else if (r == SIM_UPDATE_WRITE && doc)
-		cur = written, exists = TRUE;
+	if (r == SIM_UPDATE_WRITE && doc) {
+		if (write_doc(st, doc, exists ? &cur : NULL, &written, error)) {
+			cur = written;
+			exists = TRUE;
+		} else {
+			r = SIM_UPDATE_ERROR;
+			exists = FALSE;  /* doc now differs from the file: do not cache it */
+		}
+	}
 
 	g_mutex_lock(&st->lock);
 	if (doc && exists && !(r == SIM_UPDATE_ERROR && st->doc))

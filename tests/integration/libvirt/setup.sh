@@ -26,7 +26,7 @@ mkdir -p "$state"
 
 # 1. Packages (about 45 s the first time).
 pkgs="libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
-qemu-utils tini dnsmasq-base"
+qemu-utils tini dnsmasq-base cpio"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
