@@ -369,6 +369,14 @@ static gboolean refresh_step(pk_job *job, gpointer data, GCancellable *cancel, G
 	VIRTUAL_MACHINE_STATE state = d->state;
 	pk_vm_info *info = a->op == PJOC_VM_GET_STATE ? pk_vm_info_new(d->state, d->power_state)
 	                                              : NULL;
+	pk_vm_data *base = NULL, *edited = NULL;
+	if (a->op == PJOC_VM_REFRESH_CONFIG && pk_vm_take_edit(vm, &base, &edited)) {
+		/* The SDK's refresh replaces the local copy, the one an edit (or a failed commit)
+		 * left changed: the edit goes on from the platform's data, its base is kept so a
+		 * change made by someone else since BeginEdit is still detected at commit. */
+		pk_vm_data_free(edited);
+		pk_vm_restore_edit(vm, base, pk_vm_data_copy(d));
+	}
 	pk_vm_update(vm, d);
 	pk_conn_emit_vm_state(pk_job_get_conn(job), pk_vm_get_id(vm), state);
 	if (info != NULL) {
@@ -544,6 +552,29 @@ static GPtrArray *list_snapshots(pk_job *job, GCancellable *cancel, GError **err
 	return list;
 }
 
+/* Markup-escaped text for the tree. GMarkup's escaper needs valid UTF-8, and XML parsers
+ * normalize CR in text and tab, CR and LF in attribute values: those go out as character
+ * references, so every reader gets names and descriptions back exactly. */
+static char *xml_escape(const char *text)
+{
+	char *valid = g_utf8_make_valid(text != NULL ? text : "", -1);
+	char *esc = g_markup_escape_text(valid, -1);
+	GString *out = g_string_sized_new(strlen(esc));
+	for (const char *p = esc; *p != '\0'; p++) {
+		if (*p == '\r')
+			g_string_append(out, "&#13;");
+		else if (*p == '\n')
+			g_string_append(out, "&#10;");
+		else if (*p == '\t')
+			g_string_append(out, "&#9;");
+		else
+			g_string_append_c(out, *p);
+	}
+	g_free(esc);
+	g_free(valid);
+	return g_string_free(out, FALSE);
+}
+
 static void xml_item(GString *out, GPtrArray *snaps, GHashTable *children, guint index,
                      GHashTable *done, guint depth)
 {
@@ -558,8 +589,8 @@ static void xml_item(GString *out, GPtrArray *snaps, GHashTable *children, guint
 			g_date_time_unref(dt);
 		}
 	}
-	char *guid = g_markup_escape_text(s->name != NULL ? s->name : "", -1);
-	char *desc = g_markup_escape_text(s->description != NULL ? s->description : "", -1);
+	char *guid = xml_escape(s->name);
+	char *desc = xml_escape(s->description);
 	g_string_append_printf(out,
 	                       "%s<SavedStateItem guid=\"%s\" CurrentSnapshot=\"%d\">\n"
 	                       "%s <Name>%s</Name>\n"

@@ -58,6 +58,26 @@ static char *base64url_encode(const char *data, gsize len)
 	return b64;
 }
 
+/* A platform's message as the decoder accepts it (one line, bounded, no secrets): an id
+ * must always resolve, whatever the platform said. */
+static char *message_for_id(const char *message)
+{
+	char *redacted = pk_redact(message);
+	char *m = g_utf8_make_valid(redacted, -1);
+	g_free(redacted);
+	for (char *p = m; *p != '\0'; p++)
+		if ((guchar)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	if (strlen(m) > PK_TASK_FIELD_MAX) {
+		/* Cut at a character boundary. */
+		gsize n = PK_TASK_FIELD_MAX;
+		while (n > 0 && ((guchar)m[n] & 0xC0) == 0x80)
+			n--;
+		m[n] = '\0';
+	}
+	return m;
+}
+
 char *pk_task_id_encode(const pk_task_info *t)
 {
 	json_t *o = json_object();
@@ -71,7 +91,7 @@ char *pk_task_id_encode(const pk_task_info *t)
 		json_t *x = json_object();
 		json_object_set_new(x, "c", json_integer((json_int_t)t->code));
 		if (t->message != NULL) {
-			char *m = pk_redact(t->message);
+			char *m = message_for_id(t->message);
 			set_string(x, "m", m);
 			g_free(m);
 		}

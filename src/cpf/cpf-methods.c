@@ -852,8 +852,13 @@ guest_object(cpf_ctx *ctx, PRL_HANDLE vm, const char *asked_id)
 
 /* ---- task ids ---- */
 
-/* Waits (bounded) until the platform accepted the job's work and returns its task id; a
- * job that failed before that is an error reply. *finished tells whether it is done. */
+/* Waits (bounded) until the platform accepted the job's work and returns its task id;
+ * *finished tells whether the work is done already.
+ *
+ * Work that failed on the platform is reported through its task (tasks/get: failed, code
+ * 1), however quickly it failed: whether a failure comes before or after the reply is a
+ * matter of timing, and RAS should see the same answer either way. Only what the caller
+ * got wrong (-32602) and work never accepted (no task id, timeout) are error replies. */
 static char *
 job_task_id(cpf_ctx *ctx, PRL_HANDLE job, const char *what, const char *id,
             gboolean *finished, cpf_error *err)
@@ -880,9 +885,14 @@ job_task_id(cpf_ctx *ctx, PRL_HANDLE job, const char *what, const char *id,
 	if (PRL_SUCCEEDED(PrlJob_GetStatus(job, &status)) && status == PJS_FINISHED) {
 		PRL_RESULT rc = PRL_ERR_UNEXPECTED;
 		if (PRL_SUCCEEDED(PrlJob_GetRetCode(job, &rc)) && PRL_FAILED(rc)) {
-			g_free(task);
-			set_job_error(err, job, rc, what, id);
-			return NULL;
+			if (!task || code_for_result(rc) == CPF_CODE_PARAMS ||
+			    rc == PRL_ERR_VM_UUID_NOT_FOUND) {
+				g_free(task);
+				set_job_error(err, job, rc, what, id);
+				return NULL;
+			}
+			g_info("%s: failed at once (%s); reported through its task", what,
+			       prl_result_to_string(rc));
 		}
 		*finished = TRUE;
 	} else {
@@ -1252,6 +1262,14 @@ m_control(cpf_ctx *ctx, json_t *params, cpf_error *err)
 	task = job_task_id(ctx, job, what, id, &finished, err);
 	if (!task)
 		return NULL;
+	if (finished) {
+		/* No task to report through: an action the platform refused is the reply. */
+		PRL_RESULT rc = PRL_ERR_SUCCESS;
+		if (PRL_SUCCEEDED(PrlJob_GetRetCode(job, &rc)) && PRL_FAILED(rc)) {
+			set_job_error(err, job, rc, what, id);
+			return NULL;
+		}
+	}
 	g_debug("%s: accepted (%s)", what, finished ? "done" : "running");
 	return json_object();
 }
@@ -1319,7 +1337,7 @@ m_clone(cpf_ctx *ctx, json_t *params, cpf_error *err)
 	g_autofree char *name = NULL, *snap = NULL, *what = NULL, *task = NULL, *clone_id = NULL;
 	cpf_handle vm = PRL_INVALID_HANDLE;
 	cpf_handle job = PRL_INVALID_HANDLE;
-	gboolean linked = FALSE, finished = FALSE;
+	gboolean linked = FALSE, finished = FALSE, failed = FALSE;
 	param_state ps;
 	json_t *v, *o;
 	PRL_UINT32 flags = 0;
@@ -1396,8 +1414,8 @@ m_clone(cpf_ctx *ctx, json_t *params, cpf_error *err)
 			PRL_RESULT rc = PRL_ERR_UNEXPECTED;
 			cpf_handle cl = PRL_INVALID_HANDLE;
 			if (PRL_SUCCEEDED(PrlJob_GetRetCode(job, &rc)) && PRL_FAILED(rc)) {
-				set_job_error(err, job, rc, what, id);
-				return NULL;
+				failed = TRUE;   /* no clone; its task tells why */
+				break;
 			}
 			cl = job_first_param(job);
 			if (cl != PRL_INVALID_HANDLE)
@@ -1412,7 +1430,7 @@ m_clone(cpf_ctx *ctx, json_t *params, cpf_error *err)
 	json_object_set_new(o, "task_id", jstr(task));
 	if (clone_id)
 		json_object_set_new(o, "clone_id", jstr(clone_id));
-	else
+	else if (!failed)
 		g_warning("%s: the clone's id is not known yet; tasks/get will report it", what);
 	return o;
 }

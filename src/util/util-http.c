@@ -356,8 +356,13 @@ static http_slot *http_slot_new(pk_http *http, GError **error)
 		/* A pinned certificate is trusted whatever name it carries (hosts are often
 		 * reached by IP while the certificate names the node). */
 		SET(CURLOPT_SSL_VERIFYHOST, http->pinned ? 0L : 2L);
-		if (http->ca_file != NULL)
+		if (http->ca_file != NULL) {
 			SET(CURLOPT_CAINFO, http->ca_file);
+		} else if (http->pinned) {
+			/* The pin replaces the CA store: do not load the system bundle at all. */
+			SET(CURLOPT_CAINFO, NULL);
+			SET(CURLOPT_CAPATH, NULL);
+		}
 	}
 	if (rc == CURLE_OK && http->openssl && !http->insecure) {
 		CURLcode r2 = curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, http_ssl_ctx);

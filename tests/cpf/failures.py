@@ -14,14 +14,16 @@ from cpfharness import Provider, Tap, find_template, sim_settings, test_tmpdir  
 tap = Tap()
 state = test_tmpdir()
 
-# A failing clone task.
+# A clone the platform accepts and that fails later: the sim fails it at the end of its
+# duration (a full clone: 8 s at speed 1, 2 s here), well after the reply.
 p = Provider(["--driver", "sim"])
-tap.ok(p.connect(sim_settings(state, fail="clone:once:PRL_ERR_NOT_ENOUGH_DISK_FREE_SPACE")) ==
+tap.ok(p.connect(sim_settings(state, speed="0.25",
+                              fail="clone:once:PRL_ERR_NOT_ENOUGH_DISK_FREE_SPACE")) ==
        {"result": {}}, "connect with failure injection")
 tmpl, _ = find_template(p)
-r = p.call("guests/clone", {"id": tmpl, "name": "doomed"})
+r = p.call("guests/clone", {"id": tmpl, "name": "doomed", "is_link_clone": False})
 tap.ok(isinstance(r.get("result", {}).get("task_id"), str), "the failing clone is accepted", r)
-t = p.wait_task(r["result"]["task_id"])
+t = p.wait_task(r.get("result", {}).get("task_id", "missing"))
 res = t.get("result", {})
 tap.ok(res.get("state") == "failed" and set(res) == {"state", "error"},
        "tasks/get: failed with an error and nothing else", t)
@@ -32,7 +34,7 @@ tap.ok(e.get("code") == 1 and e.get("message", "").startswith("prlkit: ") and
        "failed task: code 1, the platform's message and the PRL_RESULT name", e)
 tap.ok(e.get("message", "").count("(PRL_ERR_") == 1, "the PRL_RESULT name appears once", e)
 # once: the next clone works
-r = p.call("guests/clone", {"id": tmpl, "name": "fine"})
+r = p.call("guests/clone", {"id": tmpl, "name": "fine", "is_link_clone": True})
 t = p.wait_task(r["result"]["task_id"])
 tap.ok(t.get("result", {}).get("state") == "completed", "the next clone completes", t)
 clone = t["result"]["output"]["clone_id"]
@@ -56,6 +58,28 @@ g = p.wait_state(clone, "powered_off")
 tap.ok(g.get("state") == "powered_off", "a suspended guest stops", g)
 tap.ok(p.call("guests/control", {"id": clone, "control": "delete"}) == {"result": {}},
        "delete")
+tap.ok(p.close() == 0, "exit 0")
+
+# Work that fails at once (speed 0), or that the platform refuses, is reported the same way:
+# through its task, so the answer never depends on timing.
+p = Provider(["--driver", "sim"])
+p.connect(sim_settings(state, fail="snapshot-create:once"))
+for what, method, params, reason in (
+        ("snapshot create failing at once", "guests/snapshots/create",
+         {"id": tmpl, "name": "will-fail"}, "PRL_ERR_OPERATION_FAILED"),
+        ("clone to a name in use", "guests/clone", {"id": tmpl, "name": "fine"},
+         "PRL_ERR_VM_ALREADY_REGISTERED_VM_NAME")):
+    r = p.call(method, params)
+    tid = r.get("result", {}).get("task_id")
+    tap.ok(isinstance(tid, str) and "clone_id" not in r["result"], what + ": a task id", r)
+    t = p.wait_task(tid or "missing")
+    e = t.get("result", {}).get("error", {})
+    tap.ok(t.get("result", {}).get("state") == "failed" and e.get("code") == 1 and
+           reason in e.get("message", ""), what + ": the task failed, naming the reason", t)
+r = p.call("guests/control", {"id": tmpl, "control": "start"})
+tap.ok(r.get("error", {}).get("code") == -32603 and
+       "PRL_ERR_CANT_TO_START_VM_TEMPLATE" in r["error"]["message"],
+       "a control the platform refuses is an error reply (controls have no task)", r)
 tap.ok(p.close() == 0, "exit 0")
 
 # Failing reads and controls.

@@ -922,22 +922,26 @@ static void test_faults(void)
 	static const char *rules[] = {
 		"\"kind\":\"status\",\"status\":500,\"reason\":\"internal trouble\"",
 		"\"kind\":\"status\",\"status\":503,\"reason\":\"Service Unavailable\"",
-		"\"kind\":\"slow\",\"delay_ms\":3000",
+		"\"kind\":\"slow\",\"delay_ms\":DELAY",
 		"\"kind\":\"drop\"",
 		"\"kind\":\"reset\"",
 		"\"kind\":\"truncate\"",
 		"\"kind\":\"garbage\"",
-		"\"kind\":\"hang\",\"delay_ms\":3000",
+		"\"kind\":\"hang\",\"delay_ms\":DELAY",
 		NULL,
 	};
 	reset_fake();
-	pk_conn *c = tp_open(fake, "\"request_timeout\":\"1\",\"inventory_cache_ms\":\"0\","
-	                           "\"config_cache_ttl\":\"0\"");
+	g_autofree char *extra = g_strdup_printf("\"request_timeout\":\"%u\",\"inventory_cache_ms\":\"0\","
+	                                         "\"config_cache_ttl\":\"0\"", tp_scale());
+	pk_conn *c = tp_open(fake, extra);
 	vm_create(390, NULL);
 	g_autofree char *ref = power(c, "390", PK_POWER_START);
 	g_assert_cmpint(tp_task_wait(c, ref, NULL, NULL), ==, PRL_ERR_SUCCESS);
 	for (int i = 0; rules[i]; i++) {
-		g_autofree char *rule = g_strdup_printf("{\"match\":\".*\",%s,\"count\":-1}", rules[i]);
+		g_autofree char *delay = g_strdup_printf("%u", 3000 * tp_scale());
+		g_auto(GStrv) parts = g_strsplit(rules[i], "DELAY", -1);
+		g_autofree char *body = g_strjoinv(delay, parts);
+		g_autofree char *rule = g_strdup_printf("{\"match\":\".*\",%s,\"count\":-1}", body);
 		tp_fault(fake, rule);
 		gint64 t0 = g_get_monotonic_time();
 		GPtrArray *list = NULL;
@@ -958,7 +962,7 @@ static void test_faults(void)
 			g_error_free(errs[k]);
 		}
 		/* Four operations, each within its 1 s deadline (a wide margin: no hang). */
-		g_assert_cmpint(g_get_monotonic_time() - t0, <, 30 * G_USEC_PER_SEC);
+		g_assert_cmpint(g_get_monotonic_time() - t0, <, 30 * tp_scale() * G_USEC_PER_SEC);
 		tp_faults_clear(fake);
 		/* The provider keeps answering. */
 		g_autoptr(pk_vm_data) ok = tp_get(c, "390");

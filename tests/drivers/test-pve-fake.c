@@ -25,6 +25,12 @@ static const char *fake_script(void)
 	return path;
 }
 
+guint tp_scale(void)
+{
+	const char *pre = g_getenv("LD_PRELOAD");
+	return pre != NULL && strstr(pre, "vgpreload") != NULL ? 5 : 1;
+}
+
 gboolean tp_fake_available(void)
 {
 	g_autofree char *py = g_find_program_in_path("python3");
@@ -221,13 +227,14 @@ json_t *tp_vm(tp_fake *f, guint vmid)
 /* Fast test defaults, unless extra sets them itself. */
 static void add_defaults(GString *s, const char *extra)
 {
-	static const char *const defaults[][2] = {
-		{ "task_poll_ms", "10" }, { "lock_wait", "5" }, { "request_timeout", "10" },
+	static const struct { const char *key; guint value; } defaults[] = {
+		{ "task_poll_ms", 10 }, { "lock_wait", 5 }, { "request_timeout", 10 },
 	};
 	for (gsize i = 0; i < G_N_ELEMENTS(defaults); i++) {
-		g_autofree char *key = g_strdup_printf("\"%s\"", defaults[i][0]);
+		g_autofree char *key = g_strdup_printf("\"%s\"", defaults[i].key);
+		guint v = defaults[i].value * (strcmp(defaults[i].key, "task_poll_ms") ? tp_scale() : 1);
 		if (extra == NULL || strstr(extra, key) == NULL)
-			g_string_append_printf(s, ",%s:\"%s\"", key, defaults[i][1]);
+			g_string_append_printf(s, ",%s:\"%u\"", key, v);
 	}
 	if (extra != NULL)
 		g_string_append_printf(s, ",%s", extra);

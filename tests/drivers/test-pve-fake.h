@@ -25,6 +25,10 @@ typedef struct tp_fake {
 	pk_http *admin;               /* pinned to the fake's certificate */
 } tp_fake;
 
+/* Timeouts in tests are multiplied by this: 5 under valgrind (detected from LD_PRELOAD),
+ * else 1. They bound hangs; they are never assertions about speed. */
+guint tp_scale(void);
+
 /* TRUE when python3 and openssl are available (else the caller skips). */
 gboolean tp_fake_available(void);
 /* Start a fake with these extra command-line arguments (NULL-terminated). Fast defaults:

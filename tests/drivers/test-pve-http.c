@@ -43,8 +43,9 @@ static pk_http *client(const char *ca_file, const char *fingerprint, gboolean in
                        guint timeout_ms, guint max_parallel, GError **error)
 {
 	g_autofree char *url = g_strdup_printf("https://%s", fake->host);
+	/* Timeouts here are for a normal run; valgrind gets more (tp_scale). */
 	pk_http_options o = { .base_url = url, .ca_file = ca_file, .tls_fingerprint = fingerprint,
-	                      .insecure_skip_verify = insecure, .timeout_ms = timeout_ms,
+	                      .insecure_skip_verify = insecure, .timeout_ms = timeout_ms * tp_scale(),
 	                      .max_parallel = max_parallel, .max_retries = -1 };
 	return pk_http_new(&o, error);
 }
@@ -79,8 +80,9 @@ static void get_ok(pk_http *h, const char *path)
 {
 	g_autoptr(pk_http_response) resp = NULL;
 	g_autoptr(GError) error = NULL;
-	g_assert_true(get(h, path, &resp, &error));
+	gboolean ok = get(h, path, &resp, &error);
 	g_assert_no_error(error);
+	g_assert_true(ok);
 	g_assert_cmpuint(resp->status, ==, 200);
 }
 
@@ -273,9 +275,13 @@ static void run_fault(const fault_case *fc)
 	setup();
 	const guint timeout = 1500;
 	g_autoptr(pk_http) h = pinned(timeout);
+	/* "DELAY" in a rule: a delay well past the (scaled) timeout. */
+	g_autofree char *delay = g_strdup_printf("%u", 4000 * tp_scale());
+	g_auto(GStrv) parts = g_strsplit(fc->rule, "DELAY", -1);
+	g_autofree char *rule = g_strjoinv(delay, parts);
 
 	/* Once: a GET recovers through its retry (or reports the timeout). */
-	g_autofree char *once = g_strdup_printf("{\"match\":\"GET /version\",%s,\"count\":1}", fc->rule);
+	g_autofree char *once = g_strdup_printf("{\"match\":\"GET /version\",%s,\"count\":1}", rule);
 	tp_fault(fake, once);
 	g_autoptr(pk_http_response) resp = NULL;
 	g_autoptr(GError) error = NULL;
@@ -289,14 +295,14 @@ static void run_fault(const fault_case *fc)
 		g_assert_false(ok);
 		g_assert_error(error, PK_ERROR, fc->transient);
 	}
-	g_assert_cmpint(g_get_monotonic_time() - t0, <, 10 * timeout * 1000);
+	g_assert_cmpint(g_get_monotonic_time() - t0, <, 10 * timeout * tp_scale() * 1000);
 	g_clear_error(&error);
 	g_clear_pointer(&resp, pk_http_response_free);
 	tp_faults_clear(fake);
 
 	/* Always: a clean error, within the deadline (with a wide margin). */
 	g_autofree char *always = g_strdup_printf("{\"match\":\"GET /version\",%s,\"count\":-1}",
-	                                          fc->rule);
+	                                          rule);
 	tp_fault(fake, always);
 	t0 = g_get_monotonic_time();
 	ok = get(h, "/api2/json/version", &resp, &error);
@@ -308,7 +314,7 @@ static void run_fault(const fault_case *fc)
 		g_assert_error(error, PK_ERROR, fc->persistent);
 		g_assert_cmpuint(strlen(error->message), >, 0);
 	}
-	g_assert_cmpint(g_get_monotonic_time() - t0, <, 10 * timeout * 1000);
+	g_assert_cmpint(g_get_monotonic_time() - t0, <, 10 * timeout * tp_scale() * 1000);
 	tp_faults_clear(fake);
 
 	/* The client keeps working afterwards. */
@@ -342,14 +348,14 @@ static void test_fault_truncate(void)
 
 static void test_fault_slow(void)
 {
-	fault_case fc = { "\"kind\":\"slow\",\"delay_ms\":4000", PRL_ERR_IO_CONNECTION_TIMEOUT,
+	fault_case fc = { "\"kind\":\"slow\",\"delay_ms\":DELAY", PRL_ERR_IO_CONNECTION_TIMEOUT,
 	                  PRL_ERR_IO_CONNECTION_TIMEOUT };
 	run_fault(&fc);
 }
 
 static void test_fault_hang(void)
 {
-	fault_case fc = { "\"kind\":\"hang\",\"delay_ms\":4000", PRL_ERR_IO_CONNECTION_TIMEOUT,
+	fault_case fc = { "\"kind\":\"hang\",\"delay_ms\":DELAY", PRL_ERR_IO_CONNECTION_TIMEOUT,
 	                  PRL_ERR_IO_CONNECTION_TIMEOUT };
 	run_fault(&fc);
 }

@@ -120,7 +120,7 @@ static gboolean start_task(pve_conn *pc, const char *method, const char *path, c
 static char *ref_simple(pve_conn *pc, const char *op, const pve_resource *r, const char *upid)
 {
 	pve_ref *ref = pve_ref_new(op, r->node, r->vmid, upid);
-	pve_ref_set_int(ref, "until", pk_time_wall_ms() / 1000 + pc->s.lock_wait_ms / 1000);
+	pve_ref_set_int(ref, "until", pk_time_wall_ms() + pc->s.lock_wait_ms);
 	return pve_ref_finish(ref);
 }
 
@@ -335,7 +335,7 @@ static gboolean pve_vm_power(pk_conn *c, const char *id, pk_power_op op, guint f
 	if (!ok)
 		return FALSE;
 	pve_ref *ref = pve_ref_new(opname, r->node, r->vmid, upid);
-	pve_ref_set_int(ref, "until", pk_time_wall_ms() / 1000 + pc->s.lock_wait_ms / 1000);
+	pve_ref_set_int(ref, "until", pk_time_wall_ms() + pc->s.lock_wait_ms);
 	if (op == PK_POWER_STOP_GRACEFUL && !pc->s.stop_hard)
 		pve_ref_set_int(ref, "t", pc->s.force_stop_after_s);
 	if (todisk)
@@ -411,7 +411,7 @@ static gboolean native_template_start(pve_conn *pc, const pve_resource *r, char 
 			return FALSE;
 		pve_ref *ref = pve_ref_new("native-template", r->node, r->vmid, upid);
 		pve_ref_set(ref, "snap", base);
-		pve_ref_set_int(ref, "until", pk_time_wall_ms() / 1000 + pc->s.lock_wait_ms / 1000);
+		pve_ref_set_int(ref, "until", pk_time_wall_ms() + pc->s.lock_wait_ms);
 		*task_ref = pve_ref_finish(ref);
 		return TRUE;
 	}
@@ -784,7 +784,7 @@ static gboolean pve_snap_create(pk_conn *c, const char *vm_id, const char *name,
 	}
 	pve_ref_set(ref, "snap", pve_name);
 	pve_ref_set(ref, "desc", desc);
-	pve_ref_set_int(ref, "until", pk_time_wall_ms() / 1000 + pc->s.lock_wait_ms / 1000);
+	pve_ref_set_int(ref, "until", pk_time_wall_ms() + pc->s.lock_wait_ms);
 	*task_ref = pve_ref_finish(ref);
 	pve_vm_forget(pc, r->vmid);
 	return TRUE;
@@ -854,7 +854,7 @@ static gboolean pve_snap_remove(pk_conn *c, const char *vm_id, const char *name,
 		if (missing_ok)
 			pve_ref_set_int(ref, "missing", 1);
 	}
-	pve_ref_set_int(ref, "until", pk_time_wall_ms() / 1000 + pc->s.lock_wait_ms / 1000);
+	pve_ref_set_int(ref, "until", pk_time_wall_ms() + pc->s.lock_wait_ms);
 	*task_ref = pve_ref_finish(ref);
 	pve_vm_forget(pc, r->vmid);
 	return TRUE;
@@ -889,7 +889,7 @@ static gboolean pve_snap_revert(pk_conn *c, const char *vm_id, const char *name,
 		return FALSE;
 	pve_ref *ref = pve_ref_new("rollback", r->node, r->vmid, upid);
 	pve_ref_set(ref, "snap", pve_name);
-	pve_ref_set_int(ref, "until", pk_time_wall_ms() / 1000 + pc->s.lock_wait_ms / 1000);
+	pve_ref_set_int(ref, "until", pk_time_wall_ms() + pc->s.lock_wait_ms);
 	*task_ref = pve_ref_finish(ref);
 	return TRUE;
 }

@@ -302,7 +302,7 @@ static gboolean locked_message(const char *exitstatus)
 
 static gboolean retry_allowed(const ref_parsed *r)
 {
-	return ops[r->op].repeatable && pk_time_wall_ms() / 1000 < ref_get_int(r, "until", 0);
+	return ops[r->op].repeatable && pk_time_wall_ms() < ref_get_int(r, "until", 0);
 }
 
 /* The VM's current lock ("" = none); FALSE when the VM is gone or Proxmox failed. */

@@ -48,7 +48,7 @@ if ! pgrep -x virtlogd > /dev/null; then
 	say "starting virtlogd"
 	virtlogd -d
 	for _ in $(seq 50); do pgrep -x virtlogd > /dev/null && break; sleep 0.1; done
-	pgrep -x virtlogd > "$state/virtlogd.pid"
+	pgrep -o -x virtlogd > "$state/virtlogd.pid"
 fi
 
 if ! pgrep -x libvirtd > /dev/null || [ ! -S "$sock" ]; then

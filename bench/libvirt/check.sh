@@ -1,0 +1,20 @@
+#!/bin/sh
+# make check: bench-libvirt's quick mode runs and prints well-formed JSON lines (timings are
+# never judged here). Speaks TAP.
+set -u
+: "${top_builddir:?run by make check}"
+out=${PRLKIT_TEST_TMPDIR:-/tmp}/bench-libvirt.out
+echo "1..2"
+if "$top_builddir/bench/libvirt/bench-libvirt" --quick > "$out" 2> "$out.err"; then
+	echo "ok 1 - bench-libvirt --quick runs"
+else
+	sed 's/^/# /' "$out.err"
+	echo "not ok 1 - bench-libvirt --quick runs"
+fi
+sed 's/^/# /' "$out" "$out.err"
+re='^{"name":"libvirt_list_[0-9]*_(raw|prlkit|prlkit_first)","n":[1-9][0-9]*,"median":[0-9.]*,"p99":[0-9.]*,"unit":"ms"}$'
+if [ "$(grep -cE "$re" "$out")" -eq 3 ] && [ "$(wc -l < "$out")" -eq 3 ]; then
+	echo "ok 2 - three list measurements in the bench format"
+else
+	echo "not ok 2 - three list measurements in the bench format"
+fi

@@ -1,0 +1,65 @@
+#!/bin/bash
+# Undoes setup.sh and whatever the integration tests left: domains named prlkit-it-*, the
+# volumes of the test pool, the test network and pool (when setup.sh defined them), and the
+# daemons setup.sh started (by the PIDs it recorded; daemons that were already running are
+# left alone). Safe to run more than once, and after a failed or interrupted run.
+set -uo pipefail
+
+state=${PRLKIT_LV_STATE:-/run/prlkit-libvirt-it}
+net=${PRLKIT_LV_NETWORK:-prlkit-it}
+pool=${PRLKIT_LV_POOL:-prlkit-it}
+prefix=${PRLKIT_LV_PREFIX:-prlkit-it-}
+sock=/run/libvirt/libvirt-sock
+
+say() { echo "libvirt-teardown: $*" >&2; }
+v() { timeout 60 virsh -q -c qemu:///system "$@"; }
+
+if [ -S "$sock" ] && command -v virsh > /dev/null; then
+	# Test domains (and clones the tests made from them).
+	for d in $(v list --all --name 2>/dev/null | grep -E "^(${prefix}|cpf-check-)" || true); do
+		v destroy "$d" > /dev/null 2>&1
+		v undefine "$d" --managed-save --snapshots-metadata --nvram > /dev/null 2>&1 ||
+			v undefine "$d" > /dev/null 2>&1
+		say "removed domain $d"
+	done
+	if v pool-info "$pool" > /dev/null 2>&1; then
+		v pool-refresh "$pool" > /dev/null 2>&1
+		for vol in $(v vol-list "$pool" 2>/dev/null | awk '{ print $1 }'); do
+			v vol-delete --pool "$pool" "$vol" > /dev/null 2>&1 && say "removed volume $vol"
+		done
+		if [ -f "$state/pool.defined" ]; then
+			v pool-destroy "$pool" > /dev/null 2>&1
+			v pool-undefine "$pool" > /dev/null 2>&1
+			rm -f "$state/pool.defined"
+			say "removed pool $pool"
+		fi
+	fi
+	if [ -f "$state/net.defined" ]; then
+		v net-destroy "$net" > /dev/null 2>&1
+		v net-undefine "$net" > /dev/null 2>&1
+		rm -f "$state/net.defined"
+		say "removed network $net"
+	fi
+fi
+
+# Daemons setup.sh started: libvirtd (its tini parent stops with it), then virtlogd.
+stop_pid() {   # stop_pid NAME PID
+	local name=$1 pid=$2
+	kill -0 "$pid" 2> /dev/null || return 0
+	kill -TERM "$pid" 2> /dev/null
+	for _ in $(seq 100); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done
+	kill -0 "$pid" 2> /dev/null && kill -KILL "$pid" 2> /dev/null
+	say "stopped $name ($pid)"
+}
+if [ -f "$state/tini.pid" ]; then
+	tini_pid=$(cat "$state/tini.pid")
+	libvirtd_pid=$(pgrep -P "$tini_pid" -x libvirtd || true)
+	[ -n "$libvirtd_pid" ] && stop_pid libvirtd "$libvirtd_pid"
+	stop_pid tini "$tini_pid"
+	rm -f "$state/tini.pid"
+fi
+if [ -f "$state/virtlogd.pid" ]; then
+	stop_pid virtlogd "$(cat "$state/virtlogd.pid")"
+	rm -f "$state/virtlogd.pid"
+fi
+exit 0
