@@ -30,6 +30,7 @@ PRL_METHOD(PrlApi_CreateHandlesList)(PRL_HANDLE_PTR phHandlesList);
 
 PRL_METHOD(PrlDbg_PrlResultToString)(PRL_RESULT value, PRL_CONST_STR_PTR pResult);
 PRL_METHOD(PrlDbg_HandleTypeToString)(PRL_HANDLE_TYPE value, PRL_CONST_STR_PTR pResult);
+PRL_METHOD(PrlDbg_EventTypeToString)(PRL_EVENT_TYPE value, PRL_CONST_STR_PTR pResult);
 /* Live handles of a type; PHT_ERROR counts every type. */
 PRL_METHOD(PrlDbg_GetHandlesNum)(PRL_UINT32_PTR pNum, PRL_HANDLE_TYPE type);
 
@@ -47,7 +48,21 @@ static inline PRL_CONST_STR handle_type_to_string(PRL_HANDLE_TYPE value)
 	return s;
 }
 
+static inline PRL_CONST_STR event_type_to_string(PRL_EVENT_TYPE value)
+{
+	PRL_CONST_STR s = "";
+	PrlDbg_EventTypeToString(value, &s);
+	return s;
+}
+
 #ifdef __cplusplus
 }
 #endif
+
+/* As in the SDK, PrlApi.h declares the whole API (a program may include it alone). */
+#include "PrlApiCore.h"
+#include "PrlApiDisp.h"
+#include "PrlApiVm.h"
+#include "PrlApiStat.h"
+
 #endif

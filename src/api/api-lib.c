@@ -181,6 +181,19 @@ PRL_METHOD(PrlDbg_HandleTypeToString)(PRL_HANDLE_TYPE value, PRL_CONST_STR_PTR p
 	return PRL_ERR_INVALID_ARG;
 }
 
+PRL_METHOD(PrlDbg_EventTypeToString)(PRL_EVENT_TYPE value, PRL_CONST_STR_PTR pResult)
+{
+	if (pResult == NULL)
+		return PRL_ERR_INVALID_ARG;
+	switch ((int)value) {
+#define PK_EVENT_NAME_CASE_(name, code) case code: *pResult = #name; return PRL_ERR_SUCCESS;
+	PRLK_EVENT_LIST(PK_EVENT_NAME_CASE_)
+#undef PK_EVENT_NAME_CASE_
+	default:
+		return PRL_ERR_INVALID_ARG;
+	}
+}
+
 PRL_METHOD(PrlDbg_GetHandlesNum)(PRL_UINT32_PTR pNum, PRL_HANDLE_TYPE type)
 {
 	if (pNum == NULL)

@@ -12,7 +12,9 @@ cpf_template_method_for(guint64 features)
 	/* Every template workflow runs on tasks RAS polls, maybe from another process. */
 	if (!(features & PRLK_FEAT_TASK_IDS))
 		return "none";
-	if ((features & PRLK_FEAT_SNAPSHOTS) && (features & PRLK_FEAT_CLONE_FROM_SNAPSHOT))
+	/* Versions need maintenance, which turns the template back into a VM. */
+	if ((features & PRLK_FEAT_SNAPSHOTS) && (features & PRLK_FEAT_CLONE_FROM_SNAPSHOT) &&
+	    (features & PRLK_FEAT_REVERSIBLE_TEMPLATES))
 		return "versioning";
 	if ((features & PRLK_FEAT_TEMPLATES) && (features & PRLK_FEAT_CLONE))
 		return "basic";

@@ -202,7 +202,7 @@ test_caps(void)
 	json_t *j;
 
 	cpf_caps_compute(PRLK_FEAT_SNAPSHOTS | PRLK_FEAT_CLONE_FROM_SNAPSHOT | PRLK_FEAT_SUSPEND |
-	                 PRLK_FEAT_TASK_IDS, s, &c, &bad);
+	                 PRLK_FEAT_TASK_IDS | PRLK_FEAT_REVERSIBLE_TEMPLATES, s, &c, &bad);
 	g_assert_null(bad);
 	g_assert_cmpint(c.guests_polling_rate, ==, 3);
 	g_assert_cmpint(c.tasks_polling_rate, ==, 7);

@@ -879,7 +879,9 @@ static void test_task_refs(void)
 	g_autofree char *ref = power(c, "380", PK_POWER_START);
 	g_assert_null(strstr(ref, fake->token_secret));
 	g_assert_null(strstr(ref, fake->password));
-	g_assert_nonnull(strstr(ref, "UPID"));
+	/* Not even the token's name (the user part of a UPID) travels in a reference. */
+	g_assert_null(strstr(ref, fake->token_name));
+	g_assert_nonnull(strstr(ref, "task="));
 	/* Resolved by another connection (another process would do the same). */
 	pk_conn *other = tp_open(fake, NULL);
 	g_assert_cmpint(tp_task_wait(other, ref, NULL, NULL), ==, PRL_ERR_SUCCESS);
@@ -890,13 +892,15 @@ static void test_task_refs(void)
 	g_assert_nonnull(p);
 	p[8] = '2';
 	g_autofree char *no_task = g_strdup(ref);
-	p = strstr(no_task, "%3A0000");
-	if (p != NULL)
-		p[7] = '9';
+	p = strstr(no_task, "task=");
+	g_assert_nonnull(p);
+	p[5] = p[5] == '9' ? '8' : '9';   /* another pid */
 	const char *garbage[] = { "", "nonsense", "v=1", "v=2&op=start&node=pve1&vm=380",
-	                          "v=1&op=explode&node=pve1&vm=380&upid=UPID%3Apve1%3A1%3A1%3A1%3Aqmstart%3A380%3Ar%40pam%3A",
-	                          "v=1&op=start&node=pve1&vm=12&upid=UPID%3Apve1%3A1%3A1%3A1%3Aqmstart%3A12%3Ar%40pam%3A",
-	                          "v=1&op=start&node=pve1&vm=380&upid=garbage", wrong_node, NULL };
+	                          "v=1&op=explode&node=pve1&vm=380&task=1%3A1%3A1%3Aqmstart%3A380",
+	                          "v=1&op=start&node=pve1&vm=12&task=1%3A1%3A1%3Aqmstart%3A12",
+	                          "v=1&op=start&node=pve1&vm=380&task=garbage",
+	                          "v=1&op=start&node=pve%3A1&vm=380&task=1%3A1%3A1%3Aqmstart%3A380",
+	                          NULL };
 	for (int i = 0; garbage[i]; i++) {
 		pk_task_status st = { 0 };
 		g_autoptr(GError) error = NULL;
@@ -904,11 +908,12 @@ static void test_task_refs(void)
 		g_assert_error(error, PK_ERROR, PRL_ERR_TASK_NOT_FOUND);
 		pk_task_status_clear(&st);
 	}
-	/* A well-formed reference to a task Proxmox does not know. */
-	if (strcmp(no_task, ref) != 0) {
+	/* Well-formed references to tasks Proxmox does not have there. */
+	const char *unknown[] = { wrong_node, no_task, NULL };
+	for (int i = 0; unknown[i]; i++) {
 		pk_task_status st = { 0 };
 		g_autoptr(GError) error = NULL;
-		g_assert_false(pve_driver.task->status(c, no_task, &st, NULL, &error));
+		g_assert_false(pve_driver.task->status(c, unknown[i], &st, NULL, &error));
 		g_assert_error(error, PK_ERROR, PRL_ERR_TASK_NOT_FOUND);
 	}
 	g_assert_cmpint(power_wait(c, "380", PK_POWER_STOP_HARD, NULL), ==, PRL_ERR_SUCCESS);

@@ -441,6 +441,7 @@ static void test_features(void)
 	g_assert_true(native & PRLK_FEAT_LINKED_CLONE);
 	g_assert_false(native & PRLK_FEAT_REVERSIBLE_TEMPLATES);
 	g_assert_true(native & PRLK_FEAT_TEMPLATES);
+	g_assert_true(native & PRLK_FEAT_CLONE_FROM_SNAPSHOT);
 
 	guint64 full = features("{\"template_mode\":\"native\",\"full_clone\":\"1\"}");
 	g_assert_false(full & PRLK_FEAT_LINKED_CLONE);

@@ -30,7 +30,7 @@
 
 typedef struct {
 	pthread_mutex_t lock;
-	char szVmId[256];              /* set before registering, then read-only */
+	char szVmId[256];              /* lock: the VM we watch ("" until known) */
 	int nRunningEvents;            /* lock: state changes of our VM to VMS_RUNNING */
 	int nStoppedEvents;            /* lock: ... to VMS_STOPPED */
 	int nStartJobs;                /* lock: successful PJOC_VM_START jobs delivered */
@@ -92,11 +92,12 @@ static void OnStateChanged(PRL_HANDLE hEvent, EventLog *log)
 		NoteError(log, "PrlEvent_GetIssuerId", ret);
 		return;
 	}
-	if (strcmp(szId, log->szVmId) != 0)
-		return;   /* another VM */
-
-	printf("  event: our VM is now 0x%x\n", (unsigned)nVmState);
 	pthread_mutex_lock(&log->lock);
+	if (strcmp(szId, log->szVmId) != 0) {
+		pthread_mutex_unlock(&log->lock);
+		return;   /* another VM */
+	}
+	printf("  event: our VM is now 0x%x\n", (unsigned)nVmState);
 	if (nVmState == VMS_RUNNING) {
 		log->nRunningEvents++;
 		if (log->hKeptEvent == PRL_INVALID_HANDLE) {
@@ -147,6 +148,8 @@ static PRL_RESULT OnEvent(PRL_HANDLE hEvent, PRL_VOID_PTR pUserData)
 		ret = PrlEvent_GetType(hEvent, &nEventType);
 		if (PRL_FAILED(ret))
 			NoteError(log, "PrlEvent_GetType", ret);
+		else if (event_type_to_string(nEventType)[0] == '\0')
+			NoteError(log, "event_type_to_string of a delivered event", nEventType);
 		else if (nEventType == PET_DSP_EVT_VM_STATE_CHANGED)
 			OnStateChanged(hEvent, log);
 	} else if (nHandleType == PHT_JOB) {
@@ -159,10 +162,10 @@ static PRL_RESULT OnEvent(PRL_HANDLE hEvent, PRL_VOID_PTR pUserData)
 
 static PRL_RESULT OnVmEvent(PRL_HANDLE hEvent, PRL_VOID_PTR pUserData)
 {
-	EventLog *log = (EventLog *)pUserData;
-	pthread_mutex_lock(&log->lock);
-	log->nVmHandlerEvents++;
-	pthread_mutex_unlock(&log->lock);
+	PRL_UNUSED_PARAM(pUserData);
+	pthread_mutex_lock(&g_log.lock);
+	g_log.nVmHandlerEvents++;
+	pthread_mutex_unlock(&g_log.lock);
 	PrlHandle_Free(hEvent);
 	return PRL_ERR_SUCCESS;
 }
@@ -214,22 +217,26 @@ int main(void)
 	PRL_HANDLE hVm = PRL_INVALID_HANDLE, hKept, hKeptServer = PRL_INVALID_HANDLE;
 	PRL_EVENT_TYPE nKeptType = PET_VM_INF_UNINITIALIZED_EVENT_CODE;
 	PRL_HANDLE_TYPE nType = PHT_ERROR;
-	PRL_UINT32 nLen = sizeof(g_log.szVmId), nHandles = 1;
+	char szVmId[256];
+	PRL_UINT32 nLen = sizeof(szVmId), nHandles = 1;
 	PRL_RESULT ret;
 
 	ret = PrlApi_InitEx(PARALLELS_API_VER, PAM_SERVER, 0, 0);
 	CHECK(PRL_SUCCEEDED(ret), "PrlApi_InitEx: %s", prl_result_to_string(ret));
 	PrlSrv_Create(&hServer);
+	/* Registered before the login: the handler is the server handle's, not the session's. */
+	ret = PrlSrv_RegEventHandler(hServer, OnEvent, &g_log);
+	CHECK(PRL_SUCCEEDED(ret), "PrlSrv_RegEventHandler: %s", prl_result_to_string(ret));
 	Run(PrlSrv_LoginLocal(hServer, NULL, 0, PSL_LOW_SECURITY), "PrlSrv_LoginLocal");
 	ret = WaitForJob(PrlSrv_GetVmConfig(hServer, "win10-legacy", PGVC_SEARCH_BY_NAME), &hResult);
 	CHECK(PRL_SUCCEEDED(ret), "PrlSrv_GetVmConfig: %s", prl_result_to_string(ret));
 	PrlResult_GetParam(hResult, &hVm);
 	PrlHandle_Free(hResult);
-	PrlVmCfg_GetUuid(hVm, g_log.szVmId, &nLen);
-
-	ret = PrlSrv_RegEventHandler(hServer, OnEvent, &g_log);
-	CHECK(PRL_SUCCEEDED(ret), "PrlSrv_RegEventHandler: %s", prl_result_to_string(ret));
-	ret = PrlVm_RegEventHandler(hVm, OnVmEvent, &g_log);
+	PrlVmCfg_GetUuid(hVm, szVmId, &nLen);
+	pthread_mutex_lock(&g_log.lock);
+	snprintf(g_log.szVmId, sizeof(g_log.szVmId), "%s", szVmId);
+	pthread_mutex_unlock(&g_log.lock);
+	ret = PrlVm_RegEventHandler(hVm, OnVmEvent, PRL_NULL);
 	CHECK(PRL_SUCCEEDED(ret), "PrlVm_RegEventHandler: %s", prl_result_to_string(ret));
 
 	/* The main thread works; the handler watches. */
@@ -241,7 +248,7 @@ int main(void)
 	WaitForCount(&g_log.nStoppedEvents, 1, "state changes to VMS_STOPPED");
 	WaitForCount(&g_log.nVmHandlerEvents, 1, "calls of the VM handler");
 
-	ret = PrlVm_UnregEventHandler(hVm, OnVmEvent, &g_log);
+	ret = PrlVm_UnregEventHandler(hVm, OnVmEvent, PRL_NULL);
 	CHECK(PRL_SUCCEEDED(ret), "PrlVm_UnregEventHandler: %s", prl_result_to_string(ret));
 	ret = PrlSrv_UnregEventHandler(hServer, OnEvent, &g_log);
 	CHECK(PRL_SUCCEEDED(ret), "PrlSrv_UnregEventHandler: %s", prl_result_to_string(ret));

@@ -189,8 +189,9 @@ int main(void)
 	char szName[256], szId[256], szId2[256];
 	PRL_UINT32 nLen, nHandles = 1;
 
-	ret = PrlApi_InitEx(PARALLELS_API_VER, PAM_SERVER, 0, 0);
-	CHECK(PRL_SUCCEEDED(ret), "PrlApi_InitEx: %s", prl_result_to_string(ret));
+	/* The short form of initialization. */
+	ret = PrlApi_Init(PARALLELS_API_VER);
+	CHECK(PRL_SUCCEEDED(ret), "PrlApi_Init: %s", prl_result_to_string(ret));
 	PrlSrv_Create(&g_hServer);
 	hJob = PrlSrv_LoginLocal(g_hServer, "", 0, PSL_NORMAL_SECURITY);
 	ret = WaitForJob(hJob, NULL);

@@ -80,7 +80,7 @@ int main(void)
 	PRL_HANDLE hJob, hResult = PRL_INVALID_HANDLE, hLoginResp = PRL_INVALID_HANDLE;
 	PRL_HANDLE_TYPE nType;
 	PRL_RESULT ret;
-	PRL_UINT32 nCount = 0, nCountEx = 0, i, j, nHandles = 1;
+	PRL_UINT32 nCount = 0, nCountEx = 0, i, j, nHandles = 1, nVersion = 0;
 	PRL_BOOL bConnected = PRL_FALSE, bLocal = PRL_FALSE;
 	char **ids;
 	char szSession[256];
@@ -89,6 +89,9 @@ int main(void)
 
 	ret = PrlApi_InitEx(PARALLELS_API_VER, PAM_SERVER, 0, 0);
 	CHECK(PRL_SUCCEEDED(ret), "PrlApi_InitEx: %s", prl_result_to_string(ret));
+	ret = PrlApi_GetVersion(&nVersion);
+	CHECK(PRL_SUCCEEDED(ret) && nVersion >= PARALLELS_API_VER, "PrlApi_GetVersion: %s, 0x%x",
+	      prl_result_to_string(ret), nVersion);
 
 	ret = PrlSrv_Create(&hServer);
 	CHECK(PRL_SUCCEEDED(ret), "PrlSrv_Create: %s", prl_result_to_string(ret));

@@ -14,6 +14,17 @@
 
 #include "Parallels.h"
 
+/* The SDK's headers tell the platform (_WIN_, _LIN_ or _MAC_) when the build does not. */
+#ifdef _WIN_
+#include <windows.h>
+#define SleepMs(ms) Sleep(ms)
+#elif defined(_LIN_) || defined(_MAC_)
+#include <unistd.h>
+#define SleepMs(ms) usleep((ms) * 1000)
+#else
+#error "Parallels.h did not define _WIN_, _LIN_ or _MAC_"
+#endif
+
 #define CHECK(cond, ...) \
 	do { \
 		if (!(cond)) { \
@@ -84,12 +95,6 @@ static VIRTUAL_MACHINE_STATE GetConfigState(PRL_HANDLE hVm)
 	PrlHandle_Free(hVmInfo);
 	PrlHandle_Free(hVmCfg);
 	return nState;
-}
-
-static void SleepMs(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
 }
 
 /* Polls until the VM reaches nWanted; transitional states on the way are fine. */

@@ -84,12 +84,14 @@ int main(int argc, char *argv[])
 	PRL_UINT32 nHandles = 1;
 	PRL_RESULT ret;
 
-	ret = PrlApi_InitEx(PARALLELS_API_VER, PAM_SERVER, 0, 0);
+	/* Parallels Desktop programs ask for the desktop mode and no questions. */
+	ret = PrlApi_InitEx(PARALLELS_API_VER, PAM_DESKTOP, PACF_NON_INTERACTIVE_MODE, 0);
 	CHECK(PRL_SUCCEEDED(ret), "PrlApi_InitEx: %s", prl_result_to_string(ret));
 	ret = PrlSrv_Create(&hServer);
 	CHECK(PRL_SUCCEEDED(ret), "PrlSrv_Create: %s", prl_result_to_string(ret));
-	Expect(RunJob(PrlSrv_LoginLocal(hServer, NULL, 0, PSL_LOW_SECURITY), PJOC_SRV_LOGIN_LOCAL,
-	              NULL), PRL_ERR_SUCCESS, "PrlSrv_LoginLocal");
+	Expect(RunJob(PrlSrv_LoginLocalEx(hServer, NULL, 0, PSL_HIGH_SECURITY,
+	                                  PACF_NON_INTERACTIVE_MODE), PJOC_SRV_LOGIN_LOCAL, NULL),
+	       PRL_ERR_SUCCESS, "PrlSrv_LoginLocalEx");
 
 	Expect(RunJob(PrlSrv_GetVmConfig(hServer, szVmName, PGVC_SEARCH_BY_NAME),
 	              PJOC_SRV_GET_VM_CONFIG, &hResult), PRL_ERR_SUCCESS, "PrlSrv_GetVmConfig");

@@ -272,85 +272,87 @@ static lv_cached *dom_config(lv_conn *lc, virDomainPtr dom, const char *uuid, GE
 }
 
 typedef struct {
-	virDomainPtr dom;             /* borrowed */
+	virDomainPtr dom;             /* owned */
+	char uuid[VIR_UUID_STRING_BUFLEN];
 	int state;
 	int reason;
-	gboolean gone;                /* undefined while listing */
+	gboolean saved;               /* managed save */
 } dom_entry;
+
+static void dom_entry_clear(gpointer p)
+{
+	dom_entry *e = p;
+	if (e->dom != NULL)
+		virDomainFree(e->dom);
+}
+
+/* Every domain with its state, from a few calls whatever the number of domains: libvirt
+ * lists domains by state (running, shut off with and without a managed save, paused,
+ * other); only paused and "other" ones are asked for their exact state and reason. A
+ * domain that changes state between the calls is kept once (first seen). */
+static gboolean list_states(lv_conn *lc, GArray *out, GError **error)
+{
+	static const struct { unsigned int flags; int state; gboolean saved; gboolean ask; } parts[] = {
+		{ VIR_CONNECT_LIST_DOMAINS_RUNNING, VIR_DOMAIN_RUNNING, FALSE, FALSE },
+		{ VIR_CONNECT_LIST_DOMAINS_SHUTOFF | VIR_CONNECT_LIST_DOMAINS_NO_MANAGEDSAVE,
+		  VIR_DOMAIN_SHUTOFF, FALSE, FALSE },
+		{ VIR_CONNECT_LIST_DOMAINS_SHUTOFF | VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE,
+		  VIR_DOMAIN_SHUTOFF, TRUE, FALSE },
+		{ VIR_CONNECT_LIST_DOMAINS_PAUSED, VIR_DOMAIN_PAUSED, FALSE, TRUE },
+		{ VIR_CONNECT_LIST_DOMAINS_OTHER, VIR_DOMAIN_NOSTATE, FALSE, TRUE },
+	};
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	for (gsize k = 0; k < G_N_ELEMENTS(parts); k++) {
+		virDomainPtr *doms = NULL;
+		int n = virConnectListAllDomains(lc->conn, &doms, parts[k].flags);
+		if (n < 0)
+			return lv_fail(error, PRL_ERR_OPERATION_FAILED, "cannot list domains");
+		for (int i = 0; i < n; i++) {
+			dom_entry e = { doms[i], "", parts[k].state, 0, parts[k].saved };
+			gboolean keep = lv_dom_uuid(doms[i], e.uuid) && !g_hash_table_contains(seen, e.uuid);
+			if (keep && parts[k].ask && virDomainGetState(doms[i], &e.state, &e.reason, 0) < 0) {
+				virResetLastError();   /* undefined meanwhile */
+				keep = FALSE;
+			}
+			if (!keep) {
+				virDomainFree(doms[i]);
+				continue;
+			}
+			g_array_append_val(out, e);
+			g_hash_table_add(seen, g_strdup(e.uuid));
+		}
+		free(doms);
+	}
+	return TRUE;
+}
 
 static gboolean lv_vm_list(pk_conn *c, guint flags, GPtrArray **out, GCancellable *cancel,
                            GError **error)
 {
 	lv_conn *lc = lv_conn_of(c);
 	gboolean want_ips = !(flags & PK_GET_NO_GUEST_INFO) && lc->s.ip_source != LV_IP_NONE;
-	virDomainStatsRecordPtr *recs = NULL;
-	virDomainPtr *doms = NULL;
-	int n;
 	g_autoptr(GArray) entries = g_array_new(FALSE, TRUE, sizeof(dom_entry));
-
-	/* States of every domain in one call; one call per domain where that is missing. */
-	n = virConnectGetAllDomainStats(lc->conn, VIR_DOMAIN_STATS_STATE, &recs, 0);
-	if (n >= 0) {
-		for (int i = 0; i < n; i++) {
-			dom_entry e = { recs[i]->dom, VIR_DOMAIN_NOSTATE, 0, FALSE };
-			virTypedParamsGetInt(recs[i]->params, recs[i]->nparams, "state.state", &e.state);
-			virTypedParamsGetInt(recs[i]->params, recs[i]->nparams, "state.reason", &e.reason);
-			g_array_append_val(entries, e);
-		}
-	} else {
-		virResetLastError();
-		n = virConnectListAllDomains(lc->conn, &doms, 0);
-		if (n < 0)
-			return lv_fail(error, PRL_ERR_OPERATION_FAILED, "cannot list domains");
-		for (int i = 0; i < n; i++) {
-			dom_entry e = { doms[i], VIR_DOMAIN_NOSTATE, 0, FALSE };
-			if (virDomainGetState(doms[i], &e.state, &e.reason, 0) < 0) {
-				virResetLastError();
-				e.gone = TRUE;
-			}
-			g_array_append_val(entries, e);
-		}
-	}
-
-	g_autoptr(GHashTable) saved = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	virDomainPtr *ms = NULL;
-	int nms = virConnectListAllDomains(lc->conn, &ms, VIR_CONNECT_LIST_DOMAINS_INACTIVE |
-	                                   VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE);
-	if (nms < 0)
-		virResetLastError();
-	for (int i = 0; i < nms; i++) {
-		char u[VIR_UUID_STRING_BUFLEN];
-		if (virDomainGetUUIDString(ms[i], u) == 0)
-			g_hash_table_add(saved, g_strdup(u));
-		virDomainFree(ms[i]);
-	}
-	free(ms);
+	g_array_set_clear_func(entries, dom_entry_clear);
+	if (!list_states(lc, entries, error))
+		return FALSE;
 
 	g_autoptr(GHashTable) leases = NULL;
 	if (want_ips && lc->s.ip_source != LV_IP_AGENT)
 		leases = network_leases(lc);
 
 	GPtrArray *list = g_ptr_array_new_full(entries->len, (GDestroyNotify)pk_vm_data_free);
-	gboolean ok = TRUE;
-	for (guint i = 0; i < entries->len && ok; i++) {
+	for (guint i = 0; i < entries->len; i++) {
 		dom_entry *e = &g_array_index(entries, dom_entry, i);
-		char uuid[VIR_UUID_STRING_BUFLEN];
-		if (e->gone)
-			continue;
-		if (virDomainGetUUIDString(e->dom, uuid) < 0) {
-			virResetLastError();
-			continue;
-		}
 		GError *local = NULL;
-		lv_cached *cfg = dom_config(lc, e->dom, uuid, &local);
+		lv_cached *cfg = dom_config(lc, e->dom, e->uuid, &local);
 		if (cfg == NULL) {
 			if (local->code == PRL_ERR_VM_UUID_NOT_FOUND) {   /* undefined meanwhile */
 				g_error_free(local);
 				continue;
 			}
 			g_propagate_error(error, local);
-			ok = FALSE;
-			break;
+			g_ptr_array_unref(list);
+			return FALSE;
 		}
 		pk_vm_data *d = g_steal_pointer(&cfg->d);
 		lv_xmlinfo info = cfg->info;
@@ -361,20 +363,12 @@ static gboolean lv_vm_list(pk_conn *c, guint flags, GPtrArray **out, GCancellabl
 			d->name = g_strdup(name);
 		}
 		const char *word = NULL;
-		d->state = lv_state_map(e->state, e->reason, g_hash_table_contains(saved, uuid), &word);
+		d->state = lv_state_map(e->state, e->reason, e->saved, &word);
+		g_free(d->power_state);
 		d->power_state = g_strdup(word);
 		if (want_ips && (d->state == VMS_RUNNING || d->state == VMS_PAUSED))
 			dom_ips(lc, e->dom, &info, leases, d);
 		g_ptr_array_add(list, d);
-	}
-	if (recs != NULL)
-		virDomainStatsRecordListFree(recs);
-	for (int i = 0; doms != NULL && i < n; i++)
-		virDomainFree(doms[i]);
-	free(doms);
-	if (!ok) {
-		g_ptr_array_unref(list);
-		return FALSE;
 	}
 	*out = list;
 	return TRUE;

@@ -99,6 +99,26 @@ static void lv_error_sink(void *data, virErrorPtr e)
 	}
 }
 
+gboolean lv_dom_uuid(virDomainPtr dom, char *buf)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[VIR_UUID_BUFLEN];
+	if (virDomainGetUUID(dom, raw) < 0) {
+		virResetLastError();
+		buf[0] = '\0';
+		return FALSE;
+	}
+	char *p = buf;
+	for (int i = 0; i < VIR_UUID_BUFLEN; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*p++ = '-';
+		*p++ = hex[raw[i] >> 4];
+		*p++ = hex[raw[i] & 15];
+	}
+	*p = '\0';
+	return TRUE;
+}
+
 virDomainPtr lv_dom_lookup(lv_conn *lc, const char *id, GError **error)
 {
 	if (id == NULL || !g_uuid_string_is_valid(id)) {

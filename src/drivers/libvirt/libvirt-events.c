@@ -138,7 +138,10 @@ void lv_cache_store(lv_events *ev, const char *uuid, const pk_vm_data *d,
 	if (ev->live && ev->epoch == epoch) {
 		lv_cached *e = g_new0(lv_cached, 1);
 		e->d = pk_vm_data_copy(d);
+		/* configuration only: the state and guest IPs are read fresh every time */
 		g_ptr_array_set_size(e->d->ips, 0);
+		g_clear_pointer(&e->d->power_state, g_free);
+		g_clear_pointer(&e->d->digest, g_free);
 		e->info = *info;
 		g_hash_table_replace(ev->cache, g_strdup(uuid), e);
 	}
@@ -180,8 +183,7 @@ static void emit_end(lv_events *ev)
 
 static void dom_uuid(virDomainPtr dom, char *buf)
 {
-	if (virDomainGetUUIDString(dom, buf) < 0)
-		buf[0] = '\0';
+	lv_dom_uuid(dom, buf);
 }
 
 static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail,

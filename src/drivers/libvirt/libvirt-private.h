@@ -64,6 +64,10 @@ int lv_last_error_code(void);
 /* Clears libvirt's last error of this thread (after an expected failure). */
 void lv_reset_error(void);
 
+/* A domain's UUID as text (buf: VIR_UUID_STRING_BUFLEN). Formats the raw bytes itself:
+ * virDomainGetUUIDString's printf per byte dominates listing thousands of domains. */
+gboolean lv_dom_uuid(virDomainPtr dom, char *buf);
+
 /* Domain by id (UUID string). Not found → PRL_ERR_VM_UUID_NOT_FOUND. */
 virDomainPtr lv_dom_lookup(lv_conn *lc, const char *id, GError **error);
 

@@ -16,6 +16,8 @@
 
 /* ---------- helpers ---------- */
 
+static gboolean native_base_virtual(pve_conn *pc, const pve_resource *r, json_t *list);
+
 static gboolean res_is_template(const pve_conn *pc, const pve_resource *r, const pve_vmconf *conf)
 {
 	const char *tags = conf != NULL ? conf->tags : r->tags;
@@ -584,7 +586,8 @@ static gboolean pve_vm_clone(pk_conn *c, const char *id, const char *new_name,
 		if (!pve_snapshot_list(pc, r->node, r->vmid, &snaps, cancel, error))
 			return FALSE;
 		if (!pve_snapshot_exists(snaps, snap)) {
-			folded_base = r->template && strcmp(snapshot, pc->s.base_snapshot) == 0;
+			folded_base = native_base_virtual(pc, r, snaps) &&
+			              strcmp(snapshot, pc->s.base_snapshot) == 0;
 			if (!folded_base) {
 				g_set_error(error, PK_ERROR, PRL_ERR_VM_SNAPSHOT_NOT_FOUND,
 				            "snapshot '%s' does not exist on VM %u", snapshot, r->vmid);
@@ -689,6 +692,26 @@ static gboolean pve_vm_statistics(pk_conn *c, const char *id, pk_stats_data **ou
 
 /* ---------- snapshots ---------- */
 
+/* Native mode: a native template that has no real snapshot of the base name shows one. */
+static gboolean native_base_virtual(pve_conn *pc, const pve_resource *r, json_t *list)
+{
+	if (pc->s.template_mode != PVE_TEMPLATE_NATIVE || !r->template)
+		return FALSE;
+	g_autofree char *base = pve_snapname_encode(pc->s.base_snapshot, NULL);
+	return base != NULL && !pve_snapshot_exists(list, base);
+}
+
+static gboolean refuse_virtual(pve_conn *pc, const pve_resource *r, const char *name,
+                               json_t *list, GError **error)
+{
+	if (g_strcmp0(name, pc->s.base_snapshot) != 0 || !native_base_virtual(pc, r, list))
+		return FALSE;
+	g_set_error(error, PK_ERROR, PRL_ERR_VM_REQUEST_NOT_SUPPORTED,
+	            "'%s' of template %u is the template itself (Proxmox templates cannot have "
+	            "snapshots); it cannot be deleted or reverted to", name, r->vmid);
+	return TRUE;
+}
+
 static gint snapshot_cmp(gconstpointer a, gconstpointer b)
 {
 	const pk_snapshot_data *x = *(pk_snapshot_data *const *)a;
@@ -731,6 +754,16 @@ static gboolean pve_snap_list(pk_conn *c, const char *vm_id, GPtrArray **out,
 		g_ptr_array_add(snaps, s);
 	}
 	g_ptr_array_sort(snaps, snapshot_cmp);
+	if (native_base_virtual(pc, r, list)) {
+		/* A native template is its own frozen state: in native mode it shows as the RAS
+		 * base snapshot, which was folded into it at conversion. */
+		pk_snapshot_data *s = g_new0(pk_snapshot_data, 1);
+		s->name = g_strdup(pc->s.base_snapshot);
+		s->description = g_strdup("the state of this Proxmox template (templates cannot have "
+		                          "snapshots; clones of it are clones of the template)");
+		s->current = TRUE;
+		g_ptr_array_add(snaps, s);
+	}
 	*out = snaps;
 	return TRUE;
 }
@@ -820,6 +853,8 @@ static gboolean pve_snap_remove(pk_conn *c, const char *vm_id, const char *name,
 	g_autoptr(json_t) snaps = NULL;
 	if (pve_name != NULL && !pve_snapshot_list(pc, r->node, r->vmid, &snaps, cancel, error))
 		return FALSE;
+	if (pve_name != NULL && refuse_virtual(pc, r, name, snaps, error))
+		return FALSE;
 	if (pve_name == NULL || !pve_snapshot_exists(snaps, pve_name)) {
 		/* A name Proxmox cannot even hold cannot exist there. */
 		*task_ref = NULL;
@@ -872,6 +907,8 @@ static gboolean pve_snap_revert(pk_conn *c, const char *vm_id, const char *name,
 	g_autofree char *pve_name = pve_snapname_encode(name, &enc_err);
 	g_autoptr(json_t) snaps = NULL;
 	if (pve_name != NULL && !pve_snapshot_list(pc, r->node, r->vmid, &snaps, cancel, error))
+		return FALSE;
+	if (pve_name != NULL && refuse_virtual(pc, r, name, snaps, error))
 		return FALSE;
 	if (pve_name == NULL || !pve_snapshot_exists(snaps, pve_name)) {
 		g_set_error(error, PK_ERROR, PRL_ERR_VM_SNAPSHOT_NOT_FOUND,

@@ -227,11 +227,12 @@ void pve_settings_clear(pve_settings *s)
 	memset(s, 0, sizeof *s);
 }
 
-/* tag mode: templates are VMs with a tag, so they can become VMs again, keep snapshots and
- * RAS can clone them from a version snapshot; Proxmox clones normal VMs in full only.
- * native mode: Proxmox templates, which allow linked clones but never become VMs again and
- * cannot carry snapshots, so template versioning (clones from a template's snapshot) is not
- * offered. Bad values give the defaults here; open reports them. */
+/* tag mode: templates are VMs with a tag, so they can become VMs again and keep snapshots
+ * (template versions work); Proxmox clones normal VMs in full only.
+ * native mode: Proxmox templates, which allow linked clones but never become VMs again
+ * (no REVERSIBLE_TEMPLATES, so no template versions); a clone "from" the template's base
+ * snapshot (native_base_snapshot) is a clone of the template itself.
+ * Bad values give the defaults here; open reports them. */
 guint64 pve_features_for(GHashTable *settings)
 {
 	static const char *const template_modes[] = { "tag", "native", NULL };
@@ -251,14 +252,14 @@ guint64 pve_features_for(GHashTable *settings)
 		suspend = "hibernate";
 
 	guint64 f = PRLK_FEAT_SUSPEND | PRLK_FEAT_SNAPSHOTS | PRLK_FEAT_CLONE |
-	            PRLK_FEAT_TEMPLATES | PRLK_FEAT_GUEST_IPS | PRLK_FEAT_RESET |
-	            PRLK_FEAT_RESTART | PRLK_FEAT_EDIT | PRLK_FEAT_STATISTICS |
+	            PRLK_FEAT_CLONE_FROM_SNAPSHOT | PRLK_FEAT_TEMPLATES | PRLK_FEAT_GUEST_IPS |
+	            PRLK_FEAT_RESET | PRLK_FEAT_RESTART | PRLK_FEAT_EDIT | PRLK_FEAT_STATISTICS |
 	            PRLK_FEAT_TASK_IDS | PRLK_FEAT_DELETE;
 	if (strcmp(mode, "native") == 0) {
 		if (!full_clone)
 			f |= PRLK_FEAT_LINKED_CLONE;
 	} else {
-		f |= PRLK_FEAT_REVERSIBLE_TEMPLATES | PRLK_FEAT_CLONE_FROM_SNAPSHOT;
+		f |= PRLK_FEAT_REVERSIBLE_TEMPLATES;
 	}
 	if (strcmp(suspend, "pause") == 0)
 		f |= PRLK_FEAT_PAUSE;

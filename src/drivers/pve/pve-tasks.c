@@ -1,7 +1,10 @@
 /* Proxmox VE: task references and their stateless resolution.
  *
  * A reference is a small URL-encoded record, free of secrets:
- *   v=1&op=<op>&node=<node>&vm=<vmid>&upid=<UPID of the first task>[&<step parameters>]
+ *   v=1&op=<op>&node=<node>&vm=<vmid>&task=<first task>[&<step parameters>]
+ * where <first task> is its UPID without the node and the user ("pid:pstart:start:type:id"):
+ * the user of an API token carries the token's name, which must not travel in task ids. The
+ * task is found again in the node's task list (one request, which later steps need anyway).
  * Any process connected to the same cluster resolves it from what Proxmox shows: the
  * task's status, later tasks on the same VM (GET /nodes/{node}/tasks?vmid=&since=), the
  * VM's snapshots and config. Multi-step work (replace a snapshot = delete then create;
@@ -28,6 +31,17 @@ struct pve_ref {
 	GString *s;
 };
 
+/* "UPID:node:pid:pstart:start:type:id:user:" → "pid:pstart:start:type:id" */
+static char *upid_key(const char *upid)
+{
+	pve_upid u;
+	if (!pve_upid_parse(upid, &u))
+		return NULL;
+	g_auto(GStrv) f = g_strsplit(upid, ":", -1);
+	pve_upid_clear(&u);
+	return g_strdup_printf("%s:%s:%s:%s:%s", f[2], f[3], f[4], f[5], f[6]);
+}
+
 pve_ref *pve_ref_new(const char *op, const char *node, guint vmid, const char *upid)
 {
 	pve_ref *ref = g_new0(pve_ref, 1);
@@ -35,8 +49,9 @@ pve_ref *pve_ref_new(const char *op, const char *node, guint vmid, const char *u
 	pve_ref_set(ref, "op", op);
 	pve_ref_set(ref, "node", node);
 	pve_ref_set_int(ref, "vm", vmid);
-	if (upid != NULL)
-		pve_ref_set(ref, "upid", upid);
+	g_autofree char *key = upid_key(upid);
+	if (key != NULL)
+		pve_ref_set(ref, "task", key);
 	return ref;
 }
 
@@ -105,15 +120,15 @@ typedef struct {
 	ref_op op;
 	char *node;
 	guint vmid;
-	char *upid;
-	pve_upid u;                   /* upid parsed */
+	char *key;                    /* the first task: "pid:pstart:start:type:id" */
+	pve_upid u;                   /* ... parsed (node from the reference) */
 	GHashTable *kv;               /* every field, decoded */
 } ref_parsed;
 
 static void ref_parsed_clear(ref_parsed *r)
 {
 	g_free(r->node);
-	g_free(r->upid);
+	g_free(r->key);
 	pve_upid_clear(&r->u);
 	if (r->kv != NULL)
 		g_hash_table_unref(r->kv);
@@ -135,6 +150,7 @@ static gint64 ref_get_int(const ref_parsed *r, const char *key, gint64 def)
 
 static gboolean ref_parse(const char *text, ref_parsed *out, GError **error)
 {
+	g_autofree char *upid = NULL;   /* before the first goto: cleaned up on every path */
 	memset(out, 0, sizeof *out);
 	if (text == NULL || strlen(text) > 16384)
 		goto bad;
@@ -151,12 +167,13 @@ static gboolean ref_parse(const char *text, ref_parsed *out, GError **error)
 	out->op = (ref_op)i;
 	if (!pve_vmid_parse(ref_get(out, "vm"), &out->vmid))
 		goto bad;
-	out->upid = g_strdup(ref_get(out, "upid"));
-	if (out->upid == NULL || !pve_upid_parse(out->upid, &out->u))
-		goto bad;
-	/* The task runs on the node in its UPID; the reference must agree. */
 	out->node = g_strdup(ref_get(out, "node"));
-	if (out->node == NULL || strcmp(out->node, out->u.node) != 0)
+	out->key = g_strdup(ref_get(out, "task"));
+	if (out->node == NULL || out->key == NULL || strchr(out->node, ':') != NULL)
+		goto bad;
+	/* Rebuild a UPID (with a placeholder user) to validate and parse the key. */
+	upid = g_strdup_printf("UPID:%s:%s:-:", out->node, out->key);
+	if (!pve_upid_parse(upid, &out->u))
 		goto bad;
 	return TRUE;
 bad:
@@ -173,21 +190,19 @@ typedef struct {
 	char *exitstatus;
 } task_state;
 
-static gboolean task_get(pve_conn *pc, const char *node, const char *upid, task_state *st,
-                         GCancellable *cancel, GError **error)
+static gboolean entry_running(json_t *t);
+static const char *entry_status(json_t *t);
+
+/* The entry of the task whose key is key in list, or NULL. */
+static json_t *list_find(json_t *list, const char *key)
 {
-	g_autofree char *n = pk_http_escape(node);
-	g_autofree char *u = pk_http_escape(upid);
-	g_autofree char *path = g_strdup_printf("/nodes/%s/tasks/%s/status", n, u);
-	g_autoptr(json_t) data = NULL;
-	if (!pve_api_call(pc->api, "GET", path, NULL, 0, &data, cancel, error))
-		return FALSE;
-	const char *status = json_string_value(json_object_get(data, "status"));
-	st->running = g_strcmp0(status, "running") == 0;
-	st->exitstatus = g_strdup(json_string_value(json_object_get(data, "exitstatus")));
-	if (!st->running && st->exitstatus == NULL)
-		st->exitstatus = g_strdup("unknown task outcome");
-	return TRUE;
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		json_t *e = json_array_get(list, i);
+		g_autofree char *k = upid_key(json_string_value(json_object_get(e, "upid")));
+		if (k != NULL && strcmp(k, key) == 0)
+			return e;
+	}
+	return NULL;
 }
 
 /* Tasks on vmid that started with or after the reference's first task, newest first.
@@ -224,7 +239,29 @@ static gboolean tasks_since(pve_conn *pc, const char *node, guint vmid, const pv
 	return TRUE;
 }
 
-/* The newest task of one of types (NULL-terminated) in list, skipping `except`. */
+/* The reference's first task (and the list it was found in, for later steps). */
+static gboolean task_get(pve_conn *pc, const ref_parsed *r, task_state *st, json_t **list_out,
+                         GCancellable *cancel, GError **error)
+{
+	g_autoptr(json_t) list = NULL;
+	if (!tasks_since(pc, r->node, (guint)g_ascii_strtoull(r->u.id, NULL, 10), &r->u, &list,
+	                 cancel, error))
+		return FALSE;
+	json_t *e = list_find(list, r->key);
+	if (e == NULL) {
+		g_set_error(error, PK_ERROR, PRL_ERR_TASK_NOT_FOUND,
+		            "no such task on node '%s' (it may have been purged from the task log)",
+		            r->node);
+		return FALSE;
+	}
+	st->running = entry_running(e);
+	st->exitstatus = st->running ? NULL : g_strdup(entry_status(e));
+	if (list_out != NULL)
+		*list_out = g_steal_pointer(&list);
+	return TRUE;
+}
+
+/* The newest task of one of types (NULL-terminated) in list, skipping `except` (a key). */
 static json_t *tasks_newest(json_t *list, const char *const *types, const char *except)
 {
 	size_t i;
@@ -233,8 +270,8 @@ static json_t *tasks_newest(json_t *list, const char *const *types, const char *
 	gint64 best_start = -1;
 	json_array_foreach(list, i, t) {
 		const char *type = json_string_value(json_object_get(t, "type"));
-		const char *upid = json_string_value(json_object_get(t, "upid"));
-		if (type == NULL || upid == NULL || (except != NULL && strcmp(upid, except) == 0) ||
+		g_autofree char *key = upid_key(json_string_value(json_object_get(t, "upid")));
+		if (type == NULL || key == NULL || (except != NULL && strcmp(key, except) == 0) ||
 		    !g_strv_contains(types, type))
 			continue;
 		json_t *st = json_object_get(t, "starttime");
@@ -386,7 +423,7 @@ static gboolean retry_after_lock(pve_conn *pc, const ref_parsed *r, ref_op step,
 	if (!tasks_since(pc, r->node, r->vmid, &r->u, &list, cancel, error))
 		return FALSE;
 	const char *types[] = { ops[step].task_type, NULL };
-	json_t *newer = tasks_newest(list, types, r->upid);
+	json_t *newer = tasks_newest(list, types, r->key);
 	const char *failure = last_failure;
 	if (newer != NULL) {
 		if (entry_running(newer)) {
@@ -429,7 +466,7 @@ static gboolean step_resolve(pve_conn *pc, const ref_parsed *r, ref_op step, con
 {
 	task_state st = { 0 };
 	*done = FALSE;
-	if (!task_get(pc, r->node, r->upid, &st, cancel, error))
+	if (!task_get(pc, r, &st, NULL, cancel, error))
 		return FALSE;
 	g_autofree char *exitstatus = st.exitstatus;
 	if (st.running) {
@@ -438,7 +475,7 @@ static gboolean step_resolve(pve_conn *pc, const ref_parsed *r, ref_op step, con
 	}
 	if (pve_exitstatus_ok(exitstatus)) {
 		if (g_str_has_prefix(exitstatus, "WARNINGS"))
-			PK_DEBUG("task %s ended with %s", r->upid, exitstatus);
+			PK_DEBUG("task %s on %s ended with %s", r->key, r->node, exitstatus);
 		*done = TRUE;
 		return TRUE;
 	}
@@ -632,7 +669,7 @@ static gboolean resolve_clone(pve_conn *pc, const ref_parsed *r, pk_task_status 
 	const char *new_id = ref_get(r, "new");
 	const char *target = ref_get(r, "target") ? ref_get(r, "target") : r->node;
 	task_state st = { 0 };
-	if (!task_get(pc, r->node, r->upid, &st, cancel, error))
+	if (!task_get(pc, r, &st, NULL, cancel, error))
 		return FALSE;
 	g_autofree char *exitstatus = st.exitstatus;
 	if (st.running) {
@@ -766,17 +803,23 @@ gboolean pve_task_cancel(pk_conn *c, const char *task_ref, GCancellable *cancel,
 	/* Stop the reference's first task and any task still running on the VM since then
 	 * (later steps or lock retries). */
 	g_autoptr(GPtrArray) upids = g_ptr_array_new_with_free_func(g_free);
-	g_ptr_array_add(upids, g_strdup(r.upid));
 	g_autoptr(json_t) list = NULL;
-	g_autoptr(GError) lerr = NULL;
-	if (tasks_since(pc, r.node, r.vmid, &r.u, &list, cancel, &lerr)) {
-		for (size_t i = 0; i < json_array_size(list); i++) {
-			json_t *e = json_array_get(list, i);
+	if (!tasks_since(pc, r.node, r.vmid, &r.u, &list, cancel, error)) {
+		ref_parsed_clear(&r);
+		return FALSE;
+	}
+	guint source = (guint)g_ascii_strtoull(r.u.id, NULL, 10);
+	g_autoptr(json_t) first_list = NULL;
+	if (source != r.vmid)
+		tasks_since(pc, r.node, source, &r.u, &first_list, cancel, NULL);
+	json_t *lists[] = { list, first_list };
+	for (gsize l = 0; l < G_N_ELEMENTS(lists); l++)
+		for (size_t i = 0; lists[l] != NULL && i < json_array_size(lists[l]); i++) {
+			json_t *e = json_array_get(lists[l], i);
 			const char *u = json_string_value(json_object_get(e, "upid"));
-			if (u != NULL && entry_running(e) && strcmp(u, r.upid) != 0)
+			if (u != NULL && entry_running(e))
 				g_ptr_array_add(upids, g_strdup(u));
 		}
-	}
 	gboolean ok = TRUE;
 	for (guint i = 0; i < upids->len; i++) {
 		g_autofree char *n = pk_http_escape(r.node);
@@ -785,8 +828,8 @@ gboolean pve_task_cancel(pk_conn *c, const char *task_ref, GCancellable *cancel,
 		g_autoptr(json_t) data = NULL;
 		GError *err = NULL;
 		if (!pve_api_call(pc->api, "DELETE", path, NULL, 0, &data, cancel, &err)) {
-			/* A task that already ended cannot be stopped: nothing to do. */
-			if (i == 0 && err->code != PRL_ERR_TASK_NOT_FOUND) {
+			/* A task that ended meanwhile cannot be stopped: nothing to do. */
+			if (err->code != PRL_ERR_TASK_NOT_FOUND) {
 				g_propagate_error(error, err);
 				ok = FALSE;
 				break;

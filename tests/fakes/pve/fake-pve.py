@@ -23,6 +23,7 @@ Control for tests (plain JSON over the same HTTPS port, no auth, not counted):
   POST /_fake/nextid-race         {"count":n}: the next n ids handed out by /cluster/nextid
                                   are taken by "another client" right away
   GET  /_fake/tasks               every task
+  GET  /_fake/clones              every clone started (source, newid, full, snapname)
 The same settings and faults can be given on the command line (--fault JSON, repeatable).
 
 Start-up writes a JSON "ready file" (--ready-file) with url, port, ca_file, fingerprint and
@@ -268,6 +269,7 @@ class Fake:
         self.tickets_valid_after = 0.0
         self.privs = None                   # None = all
         self.nextid_race = 0
+        self.clones = []                    # every clone started: source, newid, full, snapname
         self.settings = {
             "latency_ms": args.latency_ms, "auth_delay_ms": args.auth_delay_ms,
             "task_ms": args.task_ms, "clone_ms": args.clone_ms,
@@ -1137,6 +1139,8 @@ class Handler(BaseHTTPRequestHandler):
             if re.match(r"^net\d+$", k):
                 c.conf[k] = re.sub(r"=([0-9A-Fa-f:]{17})", "=" + random_mac(), str(c.conf[k]), 1)
         c.conf["lock"] = "clone"
+        fake.clones.append({"source": g.vmid, "newid": newid, "full": bool(full),
+                            "snapname": snapname, "name": c.conf["name"]})
         c.ipv4 = "10.1.%d.%d" % ((newid // 250) % 250, newid % 250 + 1)
         c.agent_running = False
         c.status = "stopped"
@@ -1350,6 +1354,8 @@ class Handler(BaseHTTPRequestHandler):
             return fake.nextid_race
         if parts == ["tasks"] and method == "GET":
             return [t.status() for t in fake.task_order]
+        if parts == ["clones"] and method == "GET":
+            return list(fake.clones)
         if parts and parts[0] == "vms":
             if len(parts) == 1 and method == "GET":
                 return [g.public() for g in sorted(fake.guests.values(), key=lambda g: g.vmid)]
