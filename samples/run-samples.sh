@@ -73,7 +73,7 @@ count_vms() {
 	printf '%s\n' "$out" | grep -c '^    - '
 }
 
-echo "1..14"
+echo "1..15"
 
 run list-vms
 check "list-vms lists the VMs with their state" 0 \
@@ -111,6 +111,17 @@ check "task-id status checks the task from another process" 0 '    state: ' \
 
 run task-id resolve "$task_id"
 check "task-id resolve waits for the task from another process and deletes the clone" 0 \
+	'finished' "the clone is 'task-id-clone-" 'deleted' 'task-id resolve: done'
+
+# Again with simulated time, so that the clone is usually still running when another
+# process attaches to it (what is asserted does not depend on that timing).
+slow_uri="${PRLKIT_DEFAULT_URI%%\?*}?speed=0.05"
+PRLKIT_DEFAULT_URI=$slow_uri run task-id start
+task_id=$(printf '%s\n' "$out" | sed -n 's/^TASK_ID=//p')
+if [ -n "$task_id" ]; then
+	PRLKIT_DEFAULT_URI=$slow_uri run task-id resolve "$task_id"
+fi
+check "task-id: another process waits for a clone that takes simulated time" 0 \
 	'finished' "the clone is 'task-id-clone-" 'deleted' 'task-id resolve: done'
 
 run task-id resolve 'not-a-task-id'

@@ -1,48 +1,194 @@
-/* prlkit — guest OS types (PrlVmCfg_GetOsType) and versions (PrlVmCfg_GetOsVersion).
- * MIT license. Drivers map the platform's OS word onto these; the word itself is
- * available through PrlVmCfg_GetOsTypeName. */
+/* prlkit — guest OS types (PrlVmCfg_GetOsType) and versions (PrlVmCfg_GetOsVersion), with
+ * the Parallels SDK's values. MIT license. Drivers map the platform's OS word onto these;
+ * the word itself is available through PrlVmCfg_GetOsTypeName. */
 #ifndef PRLKIT_PRLOSES_H
 #define PRLKIT_PRLOSES_H
 
-#define PVS_GUEST_TYPE_MACOS    7
-#define PVS_GUEST_TYPE_WINDOWS  8
-#define PVS_GUEST_TYPE_LINUX    9
-#define PVS_GUEST_TYPE_FREEBSD  10
-#define PVS_GUEST_TYPE_OS2      11
-#define PVS_GUEST_TYPE_MSDOS    12
-#define PVS_GUEST_TYPE_NETWARE  13
-#define PVS_GUEST_TYPE_SOLARIS  14
-#define PVS_GUEST_TYPE_CHROMEOS 15
-#define PVS_GUEST_TYPE_ANDROID  16
-#define PVS_GUEST_TYPE_OTHER    255
+#include "PrlTypes.h"
 
-/* Versions: the type in the high byte, a running number in the low byte. */
-#define PVS_GUEST_VER_WIN_XP        0x0803
-#define PVS_GUEST_VER_WIN_2003      0x0804
-#define PVS_GUEST_VER_WIN_VISTA     0x0805
-#define PVS_GUEST_VER_WIN_2008      0x0806
-#define PVS_GUEST_VER_WIN_WINDOWS7  0x0807
-#define PVS_GUEST_VER_WIN_WINDOWS8  0x0808
-#define PVS_GUEST_VER_WIN_2012      0x0809
-#define PVS_GUEST_VER_WIN_WINDOWS8_1 0x080A
-#define PVS_GUEST_VER_WIN_WINDOWS10 0x080B
-#define PVS_GUEST_VER_WIN_2016      0x080C
-#define PVS_GUEST_VER_WIN_2019      0x080D
-#define PVS_GUEST_VER_WIN_2022      0x080E
-#define PVS_GUEST_VER_WIN_WINDOWS11 0x080F
-#define PVS_GUEST_VER_WIN_OTHER     0x08FF
+#define PVS_GUEST_TYPE_MACOS    0x07
+#define PVS_GUEST_TYPE_WINDOWS  0x08
+#define PVS_GUEST_TYPE_LINUX    0x09
+#define PVS_GUEST_TYPE_FREEBSD  0x0A
+#define PVS_GUEST_TYPE_OS2      0x0B
+#define PVS_GUEST_TYPE_MSDOS    0x0C
+#define PVS_GUEST_TYPE_NETWARE  0x0D
+#define PVS_GUEST_TYPE_SOLARIS  0x0E
+#define PVS_GUEST_TYPE_CHROMEOS 0x0F
+#define PVS_GUEST_TYPE_ANDROID  0x10
+#define PVS_GUEST_TYPE_OTHER    0xFF
+
+/* Versions: the type in the high byte, a running number in the low byte, 0xFF = other. */
+#define PVS_GUEST_VER_MACOS_TIGER        0x0701
+#define PVS_GUEST_VER_MACOS_LEOPARD      0x0702
+#define PVS_GUEST_VER_MACOS_SNOW_LEOPARD 0x0703
+#define PVS_GUEST_VER_MACOS_UNIVERSAL    PVS_GUEST_VER_MACOS_SNOW_LEOPARD
+#define PVS_GUEST_VER_MACOS_LAST         PVS_GUEST_VER_MACOS_UNIVERSAL
+#define PVS_GUEST_VER_MACOS_OTHER        0x07FF
+
+#define PVS_GUEST_VER_WIN_311        0x0801
+#define PVS_GUEST_VER_WIN_95         0x0802
+#define PVS_GUEST_VER_WIN_98         0x0803
+#define PVS_GUEST_VER_WIN_ME         0x0804
+#define PVS_GUEST_VER_WIN_NT         0x0805
+#define PVS_GUEST_VER_WIN_2K         0x0806
+#define PVS_GUEST_VER_WIN_XP         0x0807
+#define PVS_GUEST_VER_WIN_2003       0x0808
+#define PVS_GUEST_VER_WIN_VISTA      0x0809
+#define PVS_GUEST_VER_WIN_2008       0x080A
+#define PVS_GUEST_VER_WIN_WINDOWS7   0x080B
+#define PVS_GUEST_VER_WIN_WINDOWS8   0x080C
+#define PVS_GUEST_VER_WIN_2012       0x080D
+#define PVS_GUEST_VER_WIN_WINDOWS8_1 0x080E
+#define PVS_GUEST_VER_WIN_WINDOWS_10 0x080F
+#define PVS_GUEST_VER_WIN_WINDOWS10  PVS_GUEST_VER_WIN_WINDOWS_10
+#define PVS_GUEST_VER_WIN_2016       0x0810
+#define PVS_GUEST_VER_WIN_2019       0x0811
+#define PVS_GUEST_VER_WIN_2022       0x0812
+#define PVS_GUEST_VER_WIN_WINDOWS_11 0x0813
+#define PVS_GUEST_VER_WIN_WINDOWS11  PVS_GUEST_VER_WIN_WINDOWS_11
+#define PVS_GUEST_VER_WIN_LAST       PVS_GUEST_VER_WIN_WINDOWS_11
+#define PVS_GUEST_VER_WIN_OTHER      0x08FF
+
 #define PVS_GUEST_VER_LIN_REDHAT    0x0901
 #define PVS_GUEST_VER_LIN_SUSE      0x0902
-#define PVS_GUEST_VER_LIN_DEBIAN    0x0903
-#define PVS_GUEST_VER_LIN_FEDORA    0x0904
-#define PVS_GUEST_VER_LIN_UBUNTU    0x0907
-#define PVS_GUEST_VER_LIN_CENTOS    0x090B
-#define PVS_GUEST_VER_LIN_KRNL_26   0x0910
+#define PVS_GUEST_VER_LIN_MANDRAKE  0x0903
+#define PVS_GUEST_VER_LIN_KRNL_24   0x0904
+#define PVS_GUEST_VER_LIN_KRNL_26   0x0905
+#define PVS_GUEST_VER_LIN_DEBIAN    0x0906
+#define PVS_GUEST_VER_LIN_FEDORA    0x0907
+#define PVS_GUEST_VER_LIN_FEDORA_5  0x0908
+#define PVS_GUEST_VER_LIN_XANDROS   0x0909
+#define PVS_GUEST_VER_LIN_UBUNTU    0x090A
+#define PVS_GUEST_VER_LIN_SLES9     0x090B
+#define PVS_GUEST_VER_LIN_RHLES3    0x090C
+#define PVS_GUEST_VER_LIN_CENTOS    0x090D
+#define PVS_GUEST_VER_LIN_RH_LEGACY 0x090E
+#define PVS_GUEST_VER_LIN_OPENSUSE  0x090F
+#define PVS_GUEST_VER_LIN_PSBM      0x0910
+#define PVS_GUEST_VER_LIN_MAGEIA    0x0911
+#define PVS_GUEST_VER_LIN_MINT      0x0912
+#define PVS_GUEST_VER_LIN_REDHAT_7  0x0913
+#define PVS_GUEST_VER_LIN_CENTOS_7  0x0914
 #define PVS_GUEST_VER_LIN_OTHER     0x09FF
-#define PVS_GUEST_VER_MACOS_UNIVERSAL 0x0703
-#define PVS_GUEST_VER_MACOS_OTHER   0x07FF
-#define PVS_GUEST_VER_BSD_OTHER     0x0AFF
-#define PVS_GUEST_VER_SOL_OTHER     0x0EFF
-#define PVS_GUEST_VER_OTH_OTHER     0xFF05
+
+#define PVS_GUEST_VER_BSD_4X    0x0A01
+#define PVS_GUEST_VER_BSD_5X    0x0A02
+#define PVS_GUEST_VER_BSD_6X    0x0A03
+#define PVS_GUEST_VER_BSD_7X    0x0A04
+#define PVS_GUEST_VER_BSD_8X    0x0A05
+#define PVS_GUEST_VER_BSD_OTHER 0x0AFF
+
+#define PVS_GUEST_VER_OS2_WARP3  0x0B01
+#define PVS_GUEST_VER_OS2_WARP4  0x0B02
+#define PVS_GUEST_VER_OS2_WARP45 0x0B03
+#define PVS_GUEST_VER_OS2_ECS11  0x0B04
+#define PVS_GUEST_VER_OS2_ECS12  0x0B05
+#define PVS_GUEST_VER_OS2_OTHER  0x0BFF
+
+#define PVS_GUEST_VER_DOS_MS622 0x0C01
+#define PVS_GUEST_VER_DOS_OTHER 0x0CFF
+
+#define PVS_GUEST_VER_NET_4X    0x0D01
+#define PVS_GUEST_VER_NET_5X    0x0D02
+#define PVS_GUEST_VER_NET_6X    0x0D03
+#define PVS_GUEST_VER_NET_OTHER 0x0DFF
+
+#define PVS_GUEST_VER_SOL_9     0x0E01
+#define PVS_GUEST_VER_SOL_10    0x0E02
+#define PVS_GUEST_VER_SOL_11    0x0E03
+#define PVS_GUEST_VER_SOL_OPEN  0x0E04
+#define PVS_GUEST_VER_SOL_OTHER 0x0EFF
+
+#define PVS_GUEST_VER_CHROMEOS_1x    0x0F01
+#define PVS_GUEST_VER_CHROMEOS_OTHER 0x0FFF
+
+#define PVS_GUEST_VER_ANDROID_2_x   0x1000
+#define PVS_GUEST_VER_ANDROID_3_x   0x1001
+#define PVS_GUEST_VER_ANDROID_4_0   0x1002
+#define PVS_GUEST_VER_ANDROID_OTHER 0x10FF
+
+#define PVS_GUEST_VER_OTH_QNX      0xFF01
+#define PVS_GUEST_VER_OTH_OPENSTEP 0xFF02
+#define PVS_GUEST_VER_OTH_OTHER    0xFFFF
+
+/* Taking a version apart, as SDK programs do. */
+#define PVS_GET_GUEST_TYPE(v)   (((v) >> 8) & 0xff)
+#define PVS_GET_GUEST_NUMBER(v) ((v) & 0xff)
+#define PVS_MAKE_GUEST_VER(t, n) ((((t) << 8) & 0xff00) | ((n) & 0xff))
+
+#define IS_MACOS(x)    (PVS_GET_GUEST_TYPE(x) == PVS_GUEST_TYPE_MACOS)
+#define IS_WINDOWS(x)  (PVS_GET_GUEST_TYPE(x) == PVS_GUEST_TYPE_WINDOWS)
+#define IS_CHROMEOS(x) (PVS_GET_GUEST_TYPE(x) == PVS_GUEST_TYPE_CHROMEOS)
+#define IS_ANDROID(x)  (PVS_GET_GUEST_TYPE(x) == PVS_GUEST_TYPE_ANDROID)
+#define IS_LINUX(x)    (PVS_GET_GUEST_TYPE(x) == PVS_GUEST_TYPE_LINUX || IS_CHROMEOS(x) || \
+                        IS_ANDROID(x))
+#define IS_FREEBSD(x)  (PVS_GET_GUEST_TYPE(x) == PVS_GUEST_TYPE_FREEBSD)
+#define IS_OS2(x)      (PVS_GET_GUEST_TYPE(x) == PVS_GUEST_TYPE_OS2)
+#define IS_MSDOS(x)    (PVS_GET_GUEST_TYPE(x) == PVS_GUEST_TYPE_MSDOS)
+#define IS_NETWARE(x)  (PVS_GET_GUEST_TYPE(x) == PVS_GUEST_TYPE_NETWARE)
+#define IS_SOLARIS(x)  (PVS_GET_GUEST_TYPE(x) == PVS_GUEST_TYPE_SOLARIS)
+#define IS_OTHER(x)    (PVS_GET_GUEST_TYPE(x) == PVS_GUEST_TYPE_OTHER)
+
+#define PVS_GUEST_TYPE_NAME_MACOS    "macOS"
+#define PVS_GUEST_TYPE_NAME_WINDOWS  "Windows"
+#define PVS_GUEST_TYPE_NAME_LINUX    "Linux"
+#define PVS_GUEST_TYPE_NAME_FREEBSD  "FreeBSD"
+#define PVS_GUEST_TYPE_NAME_OS2      "OS/2"
+#define PVS_GUEST_TYPE_NAME_MSDOS    "MS-DOS"
+#define PVS_GUEST_TYPE_NAME_NETWARE  "NetWare"
+#define PVS_GUEST_TYPE_NAME_SOLARIS  "Solaris"
+#define PVS_GUEST_TYPE_NAME_CHROMEOS "Chrome OS"
+#define PVS_GUEST_TYPE_NAME_ANDROID  "Android"
+#define PVS_GUEST_TYPE_NAME_OTHER    "Other"
+
+/* A readable name for a PVS_GUEST_TYPE_* or PVS_GUEST_VER_* value; versions without a
+ * name of their own are named after their type. */
+PRL_UNUSED static inline const char *PVS_GUEST_TO_STRING(unsigned int id)
+{
+	switch (id) {
+	case PVS_GUEST_VER_WIN_XP: return "Windows XP";
+	case PVS_GUEST_VER_WIN_2003: return "Windows Server 2003";
+	case PVS_GUEST_VER_WIN_VISTA: return "Windows Vista";
+	case PVS_GUEST_VER_WIN_2008: return "Windows Server 2008";
+	case PVS_GUEST_VER_WIN_WINDOWS7: return "Windows 7";
+	case PVS_GUEST_VER_WIN_WINDOWS8: return "Windows 8";
+	case PVS_GUEST_VER_WIN_2012: return "Windows Server 2012";
+	case PVS_GUEST_VER_WIN_WINDOWS8_1: return "Windows 8.1";
+	case PVS_GUEST_VER_WIN_WINDOWS_10: return "Windows 10";
+	case PVS_GUEST_VER_WIN_2016: return "Windows Server 2016";
+	case PVS_GUEST_VER_WIN_2019: return "Windows Server 2019";
+	case PVS_GUEST_VER_WIN_2022: return "Windows Server 2022";
+	case PVS_GUEST_VER_WIN_WINDOWS_11: return "Windows 11";
+	case PVS_GUEST_VER_WIN_OTHER: return "Other Windows";
+	case PVS_GUEST_VER_LIN_REDHAT: return "Red Hat Enterprise Linux";
+	case PVS_GUEST_VER_LIN_SUSE: return "SUSE Linux Enterprise";
+	case PVS_GUEST_VER_LIN_KRNL_24: return "Other Linux kernel 2.4";
+	case PVS_GUEST_VER_LIN_KRNL_26: return "Other Linux kernel 2.6";
+	case PVS_GUEST_VER_LIN_DEBIAN: return "Debian GNU/Linux";
+	case PVS_GUEST_VER_LIN_FEDORA: return "Fedora Linux";
+	case PVS_GUEST_VER_LIN_UBUNTU: return "Ubuntu Linux";
+	case PVS_GUEST_VER_LIN_CENTOS: return "CentOS Linux";
+	case PVS_GUEST_VER_LIN_OPENSUSE: return "OpenSUSE Linux";
+	case PVS_GUEST_VER_LIN_OTHER: return "Other Linux";
+	case PVS_GUEST_VER_BSD_OTHER: return "Other FreeBSD";
+	case PVS_GUEST_VER_SOL_OTHER: return "Other Solaris";
+	case PVS_GUEST_VER_OTH_OTHER: return "Other";
+	default: break;
+	}
+	switch (id > 0xff ? PVS_GET_GUEST_TYPE(id) : id) {
+	case PVS_GUEST_TYPE_MACOS: return PVS_GUEST_TYPE_NAME_MACOS;
+	case PVS_GUEST_TYPE_WINDOWS: return PVS_GUEST_TYPE_NAME_WINDOWS;
+	case PVS_GUEST_TYPE_LINUX: return PVS_GUEST_TYPE_NAME_LINUX;
+	case PVS_GUEST_TYPE_FREEBSD: return PVS_GUEST_TYPE_NAME_FREEBSD;
+	case PVS_GUEST_TYPE_OS2: return PVS_GUEST_TYPE_NAME_OS2;
+	case PVS_GUEST_TYPE_MSDOS: return PVS_GUEST_TYPE_NAME_MSDOS;
+	case PVS_GUEST_TYPE_NETWARE: return PVS_GUEST_TYPE_NAME_NETWARE;
+	case PVS_GUEST_TYPE_SOLARIS: return PVS_GUEST_TYPE_NAME_SOLARIS;
+	case PVS_GUEST_TYPE_CHROMEOS: return PVS_GUEST_TYPE_NAME_CHROMEOS;
+	case PVS_GUEST_TYPE_ANDROID: return PVS_GUEST_TYPE_NAME_ANDROID;
+	default: return PVS_GUEST_TYPE_NAME_OTHER;
+	}
+}
 
 #endif

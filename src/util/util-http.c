@@ -480,6 +480,14 @@ static size_t http_on_header(char *data, size_t size, size_t nmemb, void *user)
 	return n;
 }
 
+/* Belt and braces next to the cancellable's fd in the poll loop (which wakes at once):
+ * a cancelled transfer also stops at curl's next progress report. */
+static int http_on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                            curl_off_t ulnow)
+{
+	return g_cancellable_is_cancelled(user) ? 1 : 0;
+}
+
 static gboolean http_transport_retryable(CURLcode rc, const http_slot *slot)
 {
 	switch (rc) {
@@ -591,6 +599,9 @@ static attempt_outcome http_attempt(pk_http *http, http_slot *slot, const pk_htt
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, cap);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, http_on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, cap);
+	curl_easy_setopt(e, CURLOPT_NOPROGRESS, cancel != NULL ? 0L : 1L);
+	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, http_on_progress);
+	curl_easy_setopt(e, CURLOPT_XFERINFODATA, cancel);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)budget_ms);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)MIN(budget_ms, http->connect_timeout_ms));
 	if (req->body != NULL || g_ascii_strcasecmp(m, "POST") == 0) {
@@ -652,6 +663,7 @@ static attempt_outcome http_attempt(pk_http *http, http_slot *slot, const pk_htt
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, NULL);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, NULL);
+	curl_easy_setopt(e, CURLOPT_XFERINFODATA, NULL);
 
 	long connects = 0;
 	curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects);
@@ -661,7 +673,7 @@ static attempt_outcome http_attempt(pk_http *http, http_slot *slot, const pk_htt
 	g_mutex_unlock(&http->lock);
 
 	*rc_out = rc;
-	if (cancelled)
+	if (cancelled || rc == CURLE_ABORTED_BY_CALLBACK)
 		return ATTEMPT_CANCELLED;
 	if (rc == CURLE_WRITE_ERROR && !cap->too_large)
 		rc = *rc_out = CURLE_RECV_ERROR;

@@ -9,7 +9,8 @@
  * - every request has a connect timeout and a total deadline that includes its retries;
  * - only requests flagged PK_HTTP_IDEMPOTENT are retried, with exponential backoff, after a
  *   transport failure or a 502/503/504 answer;
- * - a GCancellable aborts a request at once (its fd is polled alongside the sockets);
+ * - a GCancellable aborts a request at once (its fd is polled alongside the sockets; curl's
+ *   progress callback checks it too);
  * - TLS is verified against the system CAs by default. Opt-ins: ca_file (trust these CAs
  *   instead), tls_fingerprint (trust exactly the server certificate with this SHA-256,
  *   whatever signed it and whatever name it carries), insecure_skip_verify (no check at

@@ -38,7 +38,9 @@ static gboolean fail(GError **error, const char *key, const char *fmt, ...)
 	va_start(ap, fmt);
 	g_autofree char *what = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
-	g_set_error(error, PK_ERROR, PRL_ERR_INVALID_PARAM, "invalid setting '%s': %s", key, what);
+	/* Keys of a URI query are any bytes; messages are UTF-8. */
+	g_autofree char *shown = g_utf8_make_valid(key, -1);
+	g_set_error(error, PK_ERROR, PRL_ERR_INVALID_PARAM, "invalid setting '%s': %s", shown, what);
 	return FALSE;
 }
 

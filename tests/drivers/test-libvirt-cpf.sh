@@ -10,7 +10,7 @@ node=$(cd "$top_srcdir/tests/drivers" && pwd)/libvirt-node.xml
 log=${PRLKIT_TEST_TMPDIR:-/tmp}/libvirt-cpf-provider.log
 "$top_builddir/prlkit-cpf-check" --poll-scale 0 --settle 0.01 \
 	--set driver=libvirt --set "uri=test://$node" --set storage_pool=pk-pool \
-	--set stop_mode=destroy --provider-stderr "$log" \
+	--set stop_mode=destroy --set password=prlkit-unused-secret --provider-stderr "$log" \
 	-- "$top_builddir/prlkit-cpf" --driver libvirt
 status=$?
 if [ "$status" -ne 0 ]; then

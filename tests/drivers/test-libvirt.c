@@ -720,7 +720,12 @@ static gboolean listed_as_template(pk_conn *c, const char *id)
 static void test_cache_events(void)
 {
 	pk_conn *c = tl_open_node();
-	g_assert_false(listed_as_template(c, TL_GOLD));   /* now cached */
+	g_assert_false(listed_as_template(c, TL_GOLD));
+	guint64 epoch = 0;
+	lv_cached *e = lv_cache_lookup(lv_conn_of(c)->ev, TL_GOLD, &epoch);
+	g_assert_nonnull(e);   /* the list cached its configuration */
+	g_assert_false(e->d->is_template);
+	lv_cached_free(e);
 	/* Someone else marks it (same hypervisor, not through the driver). */
 	virDomainPtr dom = virDomainLookupByUUIDString(tl_raw(c), TL_GOLD);
 	g_assert_nonnull(dom);

@@ -263,6 +263,28 @@ def session_checks(tap, cpf, fake, workdir):
     tap.ok(total <= 3, "a warm RAS poll cycle costs at most 3 requests (%d)" % total)
     tap.ok(p.close() == 0 and q.close() == 0, "both providers exit with status 0")
 
+    # Injected faults: each is a clean error reply within the request timeout (checked with
+    # a wide margin: looking for hangs, not speed), and the provider keeps answering.
+    f = Provider(cpf, sfile, log)
+    f.result("provider/initialize")
+    f.result("provider/connect", {"settings": fake.settings(request_timeout="1",
+                                                             inventory_cache_ms="0")})
+    for rule in ({"kind": "hang", "delay_ms": 5000}, {"kind": "slow", "delay_ms": 5000},
+                 {"kind": "drop"}, {"kind": "reset"}, {"kind": "truncate"}, {"kind": "garbage"},
+                 {"kind": "status", "status": 500, "reason": "cfs lock timeout"},
+                 {"kind": "status", "status": 503, "reason": "Service Unavailable"}):
+        fake.admin("POST", "/faults", dict(rule, match=".*", count=-1))
+        t0 = time.time()
+        r = f.call("guests/list")
+        took = time.time() - t0
+        fake.admin("DELETE", "/faults")
+        after = f.call("guests/list")
+        tap.ok("error" in r and r["error"]["code"] == -32603 and took < 30
+               and "result" in after,
+               "fault %s: guests/list is a clean error (%.1f s), then works again"
+               % (rule["kind"], took), (r, after))
+    tap.ok(f.close() == 0, "the provider survived every fault and exits with status 0")
+
     # Bad credentials: a clean error, the secret nowhere.
     bad = fake.settings(token_secret="wrong-secret-value-1234")
     b = Provider(cpf, sfile, log)

@@ -45,7 +45,10 @@ secret_values(GHashTable *s)
 static void
 check_text(const char *what, const char *text, GPtrArray *secrets)
 {
-	FUZZ_CHECK(g_utf8_validate(text, -1, NULL), "%s is not UTF-8", what);
+	if (!g_utf8_validate(text, -1, NULL)) {
+		g_autofree char *esc = g_strescape(text, NULL);
+		fuzz_fail(__FILE__, __LINE__, "valid UTF-8", "%s is not UTF-8: %s", what, esc);
+	}
 	for (guint i = 0; i < secrets->len; i++) {
 		g_autofree char *t = g_strstrip(g_strdup(secrets->pdata[i]));
 		FUZZ_CHECK(!fuzz_contains(text, t), "%s shows a secret: %s", what, text);

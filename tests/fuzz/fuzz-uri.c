@@ -83,6 +83,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!pk_conn_select(*target ? target : NULL, settings, &drivers, &uri, &error)) {
 		FUZZ_CHECK(error != NULL && drivers == NULL && uri == NULL, "failure shape");
 		FUZZ_CHECK(error->domain == PK_ERROR, "error domain");
+		FUZZ_CHECK(g_utf8_validate(error->message, -1, NULL), "error not UTF-8");
 		FUZZ_CHECK(!fuzz_contains(error->message, password), "password in the error: %s",
 		           error->message);
 		return 0;

@@ -74,6 +74,23 @@ static void OnStateChanged(PRL_HANDLE hEvent, EventLog *log)
 		return;
 	}
 
+	/* The guide reads it by position too: the state change's only parameter. */
+	{
+		PRL_UINT32 nParams = 0;
+		PRL_INT32 nFirst = -1;
+
+		PrlEvent_GetParamsCount(hEvent, &nParams);
+		ret = PrlEvent_GetParam(hEvent, 0, &hParam);
+		if (PRL_SUCCEEDED(ret)) {
+			ret = PrlEvtPrm_ToInt32(hParam, &nFirst);
+			PrlHandle_Free(hParam);
+		}
+		if (nParams < 1 || PRL_FAILED(ret) || nFirst != nVmState) {
+			NoteError(log, "PrlEvent_GetParam(0)", ret);
+			return;
+		}
+	}
+
 	ret = PrlEvent_GetVm(hEvent, &hVm);
 	if (PRL_FAILED(ret)) {
 		NoteError(log, "PrlEvent_GetVm", ret);

@@ -105,6 +105,9 @@ def polling(tap, state_dir, guests, requests, chunk=1000, list_every=1000):
         print("SOAK-FIGURES polling guests=%d requests=%d seconds=%.2f rate=%.0f "
               "rss_warm_kb=%d rss_final_kb=%d rss_peak_kb=%d growth_pct=%.2f" %
               (guests, requests, elapsed, requests / elapsed, base_kb, final, peak, growth))
+        step = max(len(samples) // 10, 1)
+        tap.diag("polling: RSS kB by requests answered: " +
+                 ", ".join("%d: %d" % smp for smp in samples[::step]))
         tap.ok(growth < 5.0, "polling: RSS flat after warm-up (growth %.2f %% < 5 %%)" % growth)
     finally:
         p.proc.stdin.close()

@@ -219,14 +219,15 @@ static GHashTable *network_leases(lv_conn *lc)
 }
 
 /* IPs of a running domain, by the ip_source setting: the guest agent when it is connected
- * (or asked for), else DHCP leases. leases: from network_leases, or NULL. */
+ * (or asked for), else DHCP leases. leases: from network_leases, or NULL. A list asks
+ * agents only when ip_source=agent: one round trip into every guest is too slow there. */
 static void dom_ips(lv_conn *lc, virDomainPtr dom, const lv_xmlinfo *info, GHashTable *leases,
-                    pk_vm_data *d)
+                    gboolean listing, pk_vm_data *d)
 {
 	lv_ip_source src = lc->s.ip_source;
 	if (src == LV_IP_NONE)
 		return;
-	if (src == LV_IP_AGENT || (src == LV_IP_AUTO && info->agent_connected))
+	if (src == LV_IP_AGENT || (src == LV_IP_AUTO && info->agent_connected && !listing))
 		dom_addresses(dom, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT, d->ips);
 	if (d->ips->len == 0 && (src == LV_IP_AUTO || src == LV_IP_LEASE)) {
 		if (leases != NULL) {
@@ -367,7 +368,7 @@ static gboolean lv_vm_list(pk_conn *c, guint flags, GPtrArray **out, GCancellabl
 		g_free(d->power_state);
 		d->power_state = g_strdup(word);
 		if (want_ips && (d->state == VMS_RUNNING || d->state == VMS_PAUSED))
-			dom_ips(lc, e->dom, &info, leases, d);
+			dom_ips(lc, e->dom, &info, leases, TRUE, d);
 		g_ptr_array_add(list, d);
 	}
 	*out = list;
@@ -425,7 +426,7 @@ static gboolean lv_vm_get(pk_conn *c, const char *id, guint flags, pk_vm_data **
 	lv_cache_store(lc->ev, id, d, &info, epoch);
 	disk_sizes(lc, d);
 	if (!(flags & PK_GET_NO_GUEST_INFO) && (d->state == VMS_RUNNING || d->state == VMS_PAUSED))
-		dom_ips(lc, dom, &info, NULL, d);
+		dom_ips(lc, dom, &info, NULL, FALSE, d);
 	d->digest = lv_vm_digest(d);
 	*out = g_steal_pointer(&d);
 	ok = TRUE;

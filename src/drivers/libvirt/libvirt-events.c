@@ -39,6 +39,10 @@ static gpointer loop_main(gpointer data)
 	return NULL;
 }
 
+static void no_timeout(int timer, void *opaque)
+{
+}
+
 gboolean lv_event_loop_ensure(GError **error)
 {
 	static gsize done;
@@ -46,12 +50,20 @@ gboolean lv_event_loop_ensure(GError **error)
 	static char *why;
 
 	if (g_once_init_enter(&done)) {
-		/* Before any connection is opened: remote connections bind to the loop then. */
-		if (virEventRegisterDefaultImpl() < 0) {
+		/* A program that runs its own libvirt event loop keeps it (adding a timer works
+		 * only when an implementation is registered); else libvirt's default one runs on
+		 * a thread of ours, registered before our first connection is opened. */
+		int probe = virEventAddTimeout(-1, no_timeout, NULL, NULL);
+		if (probe >= 0) {
+			virEventRemoveTimeout(probe);
+			g_info("libvirt: using the program's own libvirt event loop");
+			ok = TRUE;
+		} else if (virEventRegisterDefaultImpl() < 0) {
 			virErrorPtr e = virGetLastError();
 			why = g_strdup(e != NULL && e->message ? e->message : "unknown error");
 			virResetLastError();
 		} else {
+			virResetLastError();
 			g_thread_unref(g_thread_new("prlkit-libvirt-events", loop_main, NULL));
 			ok = TRUE;
 		}

@@ -218,7 +218,6 @@ pve_ref *pve_ref_new(const char *op, const char *node, guint vmid, const char *u
 void pve_ref_set(pve_ref *ref, const char *key, const char *value);
 void pve_ref_set_int(pve_ref *ref, const char *key, gint64 value);
 char *pve_ref_finish(pve_ref *ref);       /* frees ref; returns the opaque string */
-void pve_ref_free(pve_ref *ref);
 
 gboolean pve_task_status(pk_conn *c, const char *task_ref, pk_task_status *out,
                          GCancellable *cancel, GError **error);

@@ -73,19 +73,11 @@ char *pve_ref_finish(pve_ref *ref)
 	return s;
 }
 
-void pve_ref_free(pve_ref *ref)
-{
-	if (ref == NULL)
-		return;
-	g_string_free(ref->s, TRUE);
-	g_free(ref);
-}
-
 /* ---------- parsing ---------- */
 
 typedef enum {
 	OP_START, OP_STOP, OP_SHUTDOWN, OP_RESET, OP_REBOOT, OP_SUSPEND, OP_RESUME, OP_DELETE,
-	OP_SNAP_CREATE, OP_SNAP_DELETE, OP_ROLLBACK, OP_TEMPLATE, OP_CONFIG,
+	OP_SNAP_CREATE, OP_SNAP_DELETE, OP_ROLLBACK, OP_TEMPLATE,
 	OP_CLONE, OP_SNAP_REPLACE, OP_SNAP_DELETE_TREE, OP_NATIVE_TEMPLATE,
 } ref_op;
 
@@ -107,7 +99,6 @@ static const struct {
 	[OP_SNAP_DELETE] = { "snap-delete", "qmdelsnapshot", TRUE, PRL_ERR_OPERATION_FAILED },
 	[OP_ROLLBACK] = { "rollback", "qmrollback", TRUE, PRL_ERR_OPERATION_FAILED },
 	[OP_TEMPLATE] = { "template", "qmtemplate", TRUE, PRL_ERR_OPERATION_FAILED },
-	[OP_CONFIG] = { "config", "qmconfig", FALSE, PRL_ERR_OPERATION_FAILED },
 	[OP_CLONE] = { "clone", "qmclone", FALSE, PRL_ERR_VM_NOT_CREATED },
 	[OP_SNAP_REPLACE] = { "snap-replace", "qmdelsnapshot", TRUE, PRL_ERR_OPERATION_FAILED },
 	[OP_SNAP_DELETE_TREE] = { "snap-delete-tree", "qmdelsnapshot", TRUE,
@@ -261,27 +252,29 @@ static gboolean task_get(pve_conn *pc, const ref_parsed *r, task_state *st, json
 	return TRUE;
 }
 
-/* The newest task of one of types (NULL-terminated) in list, skipping `except` (a key). */
+/* The newest task (by start time, then pid) of one of types (NULL-terminated) in list,
+ * skipping `except` (a key). */
 static json_t *tasks_newest(json_t *list, const char *const *types, const char *except)
 {
 	size_t i;
 	json_t *t;
 	json_t *best = NULL;
 	gint64 best_start = -1;
+	guint64 best_pid = 0;
 	json_array_foreach(list, i, t) {
 		const char *type = json_string_value(json_object_get(t, "type"));
-		g_autofree char *key = upid_key(json_string_value(json_object_get(t, "upid")));
+		const char *upid = json_string_value(json_object_get(t, "upid"));
+		g_autofree char *key = upid_key(upid);
+		pve_upid u;
 		if (type == NULL || key == NULL || (except != NULL && strcmp(key, except) == 0) ||
-		    !g_strv_contains(types, type))
+		    !g_strv_contains(types, type) || !pve_upid_parse(upid, &u))
 			continue;
-		json_t *st = json_object_get(t, "starttime");
-		gint64 start = json_is_integer(st) ? json_integer_value(st) : 0;
-		if (start >= best_start) {
-			/* Same second: the list is newest first, keep the first seen. */
-			if (start > best_start || best == NULL)
-				best = t;
-			best_start = MAX(best_start, start);
+		if (u.starttime > best_start || (u.starttime == best_start && u.pid > best_pid)) {
+			best = t;
+			best_start = u.starttime;
+			best_pid = u.pid;
 		}
+		pve_upid_clear(&u);
 	}
 	return best;
 }
@@ -415,13 +408,10 @@ static gboolean step_send(pve_conn *pc, const ref_parsed *r, ref_op op, const ch
 
 /* The step failed with "VM is locked": follow a newer attempt, or make one when the VM is
  * free again. */
-static gboolean retry_after_lock(pve_conn *pc, const ref_parsed *r, ref_op step, const char *snap,
-                                 const char *last_failure, pk_task_status *out,
+static gboolean retry_after_lock(pve_conn *pc, const ref_parsed *r, json_t *list, ref_op step,
+                                 const char *snap, const char *last_failure, pk_task_status *out,
                                  GCancellable *cancel, GError **error)
 {
-	g_autoptr(json_t) list = NULL;
-	if (!tasks_since(pc, r->node, r->vmid, &r->u, &list, cancel, error))
-		return FALSE;
 	const char *types[] = { ops[step].task_type, NULL };
 	json_t *newer = tasks_newest(list, types, r->key);
 	const char *failure = last_failure;
@@ -465,8 +455,9 @@ static gboolean step_resolve(pve_conn *pc, const ref_parsed *r, ref_op step, con
                              GCancellable *cancel, GError **error)
 {
 	task_state st = { 0 };
+	g_autoptr(json_t) list = NULL;
 	*done = FALSE;
-	if (!task_get(pc, r, &st, NULL, cancel, error))
+	if (!task_get(pc, r, &st, &list, cancel, error))
 		return FALSE;
 	g_autofree char *exitstatus = st.exitstatus;
 	if (st.running) {
@@ -486,7 +477,7 @@ static gboolean step_resolve(pve_conn *pc, const ref_parsed *r, ref_op step, con
 	}
 	if (code == PRL_ERR_VM_IS_EXCLUSIVELY_LOCKED && ops[step].repeatable) {
 		GError *err = NULL;
-		if (retry_after_lock(pc, r, step, snap, exitstatus, out, cancel, &err))
+		if (retry_after_lock(pc, r, list, step, snap, exitstatus, out, cancel, &err))
 			return TRUE;
 		if (err != NULL) {
 			g_propagate_error(error, err);

@@ -119,9 +119,15 @@ pve_inventory *pve_inventory_parse(json_t *data, GError **error)
 		r->maxmem = (guint64)MAX(json_get_int(e, "maxmem", 0), 0);
 		r->maxcpu = (guint)CLAMP(json_get_int(e, "maxcpu", 0), 0, G_MAXINT32);
 		r->uptime = MAX(json_get_int(e, "uptime", 0), 0);
-		if (!g_hash_table_insert(inv->by_id, GUINT_TO_POINTER(r->vmid), r))
+		/* The first entry wins: inserting a second would free the first, which vms
+		 * may already hold. */
+		if (g_hash_table_contains(inv->by_id, GUINT_TO_POINTER(r->vmid))) {
 			g_warning("cluster/resources lists guest %u twice", r->vmid);
-		else if (r->is_qemu)
+			resource_free(r);
+			continue;
+		}
+		g_hash_table_insert(inv->by_id, GUINT_TO_POINTER(r->vmid), r);
+		if (r->is_qemu)
 			g_ptr_array_add(inv->vms, r);
 	}
 	g_ptr_array_sort(inv->vms, resource_cmp);

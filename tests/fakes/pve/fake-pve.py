@@ -11,7 +11,8 @@ guest agent absent / not running / running, `digest` checks, keep-alive with the
 connection closed after every error answer, gzip for large answers.
 
 Control for tests (plain JSON over the same HTTPS port, no auth, not counted):
-  GET  /_fake/counters            requests per endpoint ("GET /nodes/{node}/qemu/{vmid}/config")
+  GET  /_fake/counters            requests per endpoint ("GET /nodes/{node}/qemu/{vmid}/config"),
+                                  "_total", "_connections", "_tls_resumed" (TLS sessions reused)
   POST /_fake/counters/reset
   POST /_fake/settings            {"latency_ms":2,"auth_delay_ms":0,"task_ms":30,...}
   POST /_fake/faults              a rule or a list of rules (see Fault); DELETE clears them
@@ -259,6 +260,7 @@ class Fake:
         self.pstart_base = 0x100000
         self.counters = {}
         self.connections = 0
+        self.tls_resumed = 0
         self.faults = [Fault(f) for f in args.fault]
         self.token_id = args.token_id
         self.token_secret = args.token_secret
@@ -564,6 +566,9 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def serve_one(self, method):
+        if self.requests_on_conn == 0 and getattr(self.connection, "session_reused", False):
+            with self.fake.lock:
+                self.fake.tls_resumed += 1
         url = urllib.parse.urlsplit(self.path)
         path = url.path
         try:
@@ -1009,9 +1014,13 @@ class Handler(BaseHTTPRequestHandler):
             return fake.start_task(g.node, "qmstart", g.vmid, user, begin, end, match_key=key)
         if op == "stop":
             def begin():
-                check_lock()
+                # Stopping a hibernated VM discards its saved state (and the lock).
+                check_lock(allow=("suspended",))
 
             def end():
+                if g.lock() == "suspended":
+                    g.conf.pop("lock")
+                    g.touch()
                 g.status = "stopped"
                 g.agent_running = False
             return fake.start_task(g.node, "qmstop", g.vmid, user, begin, end, match_key=key)
@@ -1324,10 +1333,12 @@ class Handler(BaseHTTPRequestHandler):
         if parts == ["counters"] and method == "GET":
             c = dict(fake.counters)
             c["_connections"] = fake.connections
+            c["_tls_resumed"] = fake.tls_resumed
             return c
         if parts == ["counters", "reset"] and method == "POST":
             fake.counters = {}
             fake.connections = 0
+            fake.tls_resumed = 0
             return None
         if parts == ["settings"]:
             if method == "POST":

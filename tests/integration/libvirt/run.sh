@@ -206,7 +206,8 @@ relay() {   # relay PREFIX: rewrite a sub-suite's TAP from stdin
 relay "cpf-check: " < <(timeout 900 "$builddir/prlkit-cpf-check" --poll-scale 0.1 \
 	--guest "$gold" --clone-name prlkit-it-host \
 	--set driver=libvirt --set uri=qemu:///system --set "storage_pool=$pool" \
-	--set stop_mode=destroy --provider-stderr "$work/cpf-check-provider.log" \
+	--set stop_mode=destroy --set password=prlkit-it-unused-secret \
+	--provider-stderr "$work/cpf-check-provider.log" \
 	-- "$builddir/prlkit-cpf" --driver libvirt 2>&1)
 if [ "$failed" -gt 0 ]; then
 	echo "# provider log:"

@@ -95,6 +95,7 @@ fi
 # 4. A directory storage pool for the test disks.
 if ! v pool-info "$pool" > /dev/null 2>&1; then
 	say "defining pool $pool ($pool_dir)"
+	[ -d "$pool_dir" ] || echo "$pool_dir" > "$state/pool_dir.created"
 	mkdir -p "$pool_dir"
 	v pool-define-as "$pool" dir --target "$pool_dir" > /dev/null
 	touch "$state/pool.defined"

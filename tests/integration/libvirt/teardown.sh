@@ -33,6 +33,10 @@ if [ -S "$sock" ] && command -v virsh > /dev/null; then
 			rm -f "$state/pool.defined"
 			say "removed pool $pool"
 		fi
+		if [ -f "$state/pool_dir.created" ]; then
+			rmdir "$(cat "$state/pool_dir.created")" 2> /dev/null
+			rm -f "$state/pool_dir.created"
+		fi
 	fi
 	if [ -f "$state/net.defined" ]; then
 		v net-destroy "$net" > /dev/null 2>&1
