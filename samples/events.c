@@ -215,6 +215,10 @@ static PRL_RESULT watch_vm(PRL_HANDLE hServer, PRL_HANDLE hVm)
 	pthread_t thread;
 	int hasEvents;
 
+	if (sample_get_state(hVm) != VMS_STOPPED) {
+		fprintf(stderr, "ERROR: the VM must be stopped to start this sample\n");
+		return PRL_ERR_DISP_VM_IS_NOT_STOPPED;
+	}
 	w->vmId = sample_get_string(hVm, PrlVmCfg_GetUuid, "PrlVmCfg_GetUuid");
 	if (w->vmId == NULL)
 		return PRL_ERR_FAILURE;

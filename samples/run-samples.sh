@@ -115,12 +115,14 @@ check "task-id resolve waits for the task from another process and deletes the c
 
 # Again with simulated time, so that the clone is usually still running when another
 # process attaches to it (what is asserted does not depend on that timing).
-slow_uri="${PRLKIT_DEFAULT_URI%%\?*}?speed=0.05"
-PRLKIT_DEFAULT_URI=$slow_uri run task-id start
+fast_uri=$PRLKIT_DEFAULT_URI
+PRLKIT_DEFAULT_URI="${fast_uri%%\?*}?speed=0.05"
+run task-id start
 task_id=$(printf '%s\n' "$out" | sed -n 's/^TASK_ID=//p')
 if [ -n "$task_id" ]; then
-	PRLKIT_DEFAULT_URI=$slow_uri run task-id resolve "$task_id"
+	run task-id resolve "$task_id"
 fi
+PRLKIT_DEFAULT_URI=$fast_uri
 check "task-id: another process waits for a clone that takes simulated time" 0 \
 	'finished' "the clone is 'task-id-clone-" 'deleted' 'task-id resolve: done'
 

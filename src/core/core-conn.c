@@ -153,8 +153,10 @@ gboolean pk_conn_select(const char *target, GHashTable *settings, const pk_drive
 		const pk_driver *d = pk_driver_lookup(drv_name);
 		if (d == NULL) {
 			char *known = known_drivers();
+			char *shown = g_utf8_make_valid(drv_name, -1);
 			g_set_error(error, PK_ERROR, PRL_ERR_INVALID_ARG,
-			            "unknown driver '%s' (this build has: %s)", drv_name, known);
+			            "unknown driver '%s' (this build has: %s)", shown, known);
+			g_free(shown);
 			g_free(known);
 		} else {
 			g_ptr_array_add(list, (gpointer)d);
@@ -165,9 +167,11 @@ gboolean pk_conn_select(const char *target, GHashTable *settings, const pk_drive
 				g_ptr_array_add(list, (gpointer)*d);
 		if (list->len == 0) {
 			char *known = known_drivers();
+			char *shown = g_utf8_make_valid(g_uri_get_scheme(u), -1);
 			g_set_error(error, PK_ERROR, PRL_ERR_INVALID_ARG,
 			            "no driver handles URIs of scheme '%s' (this build has: %s)",
-			            g_uri_get_scheme(u), known);
+			            shown, known);
+			g_free(shown);
 			g_free(known);
 		}
 	}

@@ -220,10 +220,13 @@ void pk_ips_normalize(GPtrArray *ips)
 		char *c = ip_canonical(g_ptr_array_index(ips, i), &family);
 		if (c == NULL)
 			continue;
-		if (!g_hash_table_add(seen, c)) {
+		/* Not g_hash_table_add's answer: on a duplicate it keeps the new key, which is
+		 * freed here, leaving the set a dangling key. */
+		if (g_hash_table_contains(seen, c)) {
 			g_free(c);
 			continue;
 		}
+		g_hash_table_add(seen, c);
 		g_ptr_array_add(family == G_SOCKET_FAMILY_IPV4 ? v4 : v6, c);
 	}
 	/* The array owns its strings (g_free), per pk_vm_data; order within a family is kept. */

@@ -17,7 +17,8 @@ typedef struct cpf_caps {
 	gboolean can_link_clones;
 } cpf_caps;
 
-/* "versioning" with snapshots + clone-from-snapshot, "basic" with templates + clones,
+/* "versioning" with snapshots + clone-from-snapshot + reversible templates (maintenance
+ * turns a template back into a VM), "basic" with templates + clones,
  * else "none" — and "none" without task ids, which every template workflow polls. */
 const char *cpf_template_method_for(guint64 features);
 

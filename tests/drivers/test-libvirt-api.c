@@ -105,7 +105,7 @@ static void test_api_workflow(void)
 	PRL_UINT32 count = 0;
 	g_assert_cmpint(PrlJob_GetResult(job, &res), ==, PRL_ERR_SUCCESS);
 	g_assert_cmpint(PrlResult_GetParamsCount(res, &count), ==, PRL_ERR_SUCCESS);
-	g_assert_cmpuint(count, ==, 2);
+	g_assert_cmpuint(count, ==, 3);
 	PRL_HANDLE gold = PRL_INVALID_HANDLE;
 	for (PRL_UINT32 i = 0; i < count; i++) {
 		PRL_HANDLE vm = PRL_INVALID_HANDLE;

@@ -8,6 +8,7 @@ set -u
 
 node=$(cd "$top_srcdir/tests/drivers" && pwd)/libvirt-node.xml
 log=${PRLKIT_TEST_TMPDIR:-/tmp}/libvirt-cpf-provider.log
+# The password is not needed by test://; it is there so no-secrets-in-replies has a secret.
 "$top_builddir/prlkit-cpf-check" --poll-scale 0 --settle 0.01 \
 	--set driver=libvirt --set "uri=test://$node" --set storage_pool=pk-pool \
 	--set stop_mode=destroy --set password=prlkit-unused-secret --provider-stderr "$log" \

@@ -8,13 +8,16 @@
 
 G_BEGIN_DECLS
 
-/* Fixed UUIDs of the node's domains: "gold" (shut off) and "run1" (running). */
+/* Fixed UUIDs of the node's domains: "gold" (shut off), "run1" (running), "blk" (running,
+ * a block-device disk). */
 #define TL_GOLD "11111111-2222-3333-4444-555555555555"
 #define TL_RUN1 "11111111-2222-3333-4444-666666666666"
+#define TL_BLK "11111111-2222-3333-4444-888888888888"
 #define TL_POOL "pk-pool"
 
 /* "test:///<srcdir>/tests/drivers/libvirt-node.xml": domains gold and run1 with qcow2
- * disks in pool pk-pool, networks default and isolated; fresh for every connection. */
+ * disks in pool pk-pool, blk with a block device, networks default and isolated; fresh
+ * for every connection. */
 char *tl_node_uri(void);
 
 pk_conn *tl_open_full(const char *uri, const char *settings_json, pk_open_status *status,

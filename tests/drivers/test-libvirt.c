@@ -149,6 +149,15 @@ static void test_open(void)
 	g_assert_cmpstr(lv_conn_of(c)->s.pool, ==, TL_POOL);
 	tl_close(c);
 
+	/* the uri setting is cleaned of prlkit's parameters too */
+	g_autofree char *json2 = g_strdup_printf("{\"uri\":\"libvirt+%s?ip_source=lease\"}", uri);
+	c = tl_open(NULL, json2);
+	g_assert_cmpstr(lv_conn_of(c)->s.uri, ==, uri);
+	tl_close(c);
+	g_assert_null(tl_open_full(NULL, "{\"uri\":\"::not a uri\"}", &st, &error));
+	g_assert_error(error, PK_ERROR, PRL_ERR_INVALID_PARAM);
+	g_clear_error(&error);
+
 	/* not ours */
 	g_assert_null(tl_open_full("sim:///x", NULL, &st, &error));
 	g_assert_cmpint(st, ==, PK_OPEN_DECLINED);
@@ -193,10 +202,12 @@ static void test_list_get(void)
 	for (int pass = 0; pass < 2; pass++) {   /* the second one from the cache */
 		g_assert_true(VMO->list(c, 0, &list, NULL, &error));
 		g_assert_no_error(error);
-		g_assert_cmpuint(list->len, ==, 2);
+		g_assert_cmpuint(list->len, ==, 3);
 		for (guint i = 0; i < list->len; i++) {
 			pk_vm_data *d = list->pdata[i];
-			if (strcmp(d->id, TL_GOLD) == 0) {
+			if (strcmp(d->id, TL_BLK) == 0) {
+				g_assert_cmpint(d->state, ==, VMS_RUNNING);
+			} else if (strcmp(d->id, TL_GOLD) == 0) {
 				g_assert_cmpstr(d->name, ==, "gold");
 				g_assert_cmpint(d->state, ==, VMS_STOPPED);
 				g_assert_cmpstr(d->power_state, ==, "shutoff");
@@ -506,6 +517,10 @@ static void test_snapshots(void)
 	                PRL_ERR_DISP_VM_IS_NOT_STOPPED);
 	power_ok(c, TL_GOLD, PK_POWER_STOP_HARD);
 
+	/* only file disks can be layered */
+	tl_assert_error(SNO->create(c, TL_BLK, "x", NULL, 0, &ref, NULL, &error), &error,
+	                PRL_ERR_VM_REQUEST_NOT_SUPPORTED);
+
 	/* test:// cannot switch a running VM to new files: clean refusal, nothing left */
 	guint before = tl_count_ours(c);
 	tl_assert_error(SNO->create(c, TL_RUN1, "live", NULL, 0, &ref, NULL, &error), &error,
@@ -809,6 +824,40 @@ static void test_xml(void)
 		g_assert_error(error, PK_ERROR, PRL_ERR_INVALID_CONFIGURATION);
 		g_clear_error(&error);
 	}
+	/* what get reports from a domain's XML */
+	g_autoptr(lv_node) dom = lv_xml_parse(
+		"<domain type='kvm'><name>w</name><uuid>11111111-2222-3333-4444-777777777777</uuid>"
+		"<metadata><libosinfo:libosinfo xmlns:libosinfo='http://libosinfo.org/xmlns/libvirt/"
+		"domain/1.0'><libosinfo:os id='http://microsoft.com/win/11'/></libosinfo:libosinfo>"
+		"</metadata><memory unit='GiB'>4</memory><vcpu current='2'>8</vcpu><devices>"
+		"<disk type='block' device='disk'><source dev='/dev/vg/w'/><target dev='sda'/></disk>"
+		"<interface type='bridge'><mac address='52:54:00:aa:bb:cc'/><source bridge='br0'/>"
+		"</interface><channel type='unix'><target type='virtio' "
+		"name='org.qemu.guest_agent.0' state='connected'/></channel></devices></domain>",
+		&error);
+	g_assert_no_error(error);
+	g_autoptr(pk_vm_data) d = pk_vm_data_new();
+	lv_xmlinfo info;
+	g_assert_true(lv_domxml_read(dom, d, &info, &error));
+	g_assert_cmpstr(d->id, ==, "11111111-2222-3333-4444-777777777777");
+	g_assert_cmpuint(d->ram_mb, ==, 4096);
+	g_assert_cmpuint(d->cpus, ==, 2);
+	g_assert_cmpuint(d->os_type, ==, PVS_GUEST_TYPE_WINDOWS);
+	g_assert_cmpuint(d->os_version, ==, PVS_GUEST_VER_WIN_WINDOWS11);
+	g_assert_cmpstr(d->os_type_name, ==, "win11");
+	g_assert_cmpstr(d->macs->pdata[0], ==, "52:54:00:AA:BB:CC");
+	g_assert_cmpstr(((pk_net_data *)d->nets->pdata[0])->network, ==, "br0");
+	g_assert_cmpstr(((pk_disk_data *)d->disks->pdata[0])->image_path, ==, "/dev/vg/w");
+	g_assert_true(info.agent && info.agent_connected);
+	g_autoptr(GPtrArray) writable = lv_domxml_disks(dom, TRUE);
+	g_assert_cmpuint(writable->len, ==, 1);
+	g_assert_cmpstr(((lv_disk *)writable->pdata[0])->type, ==, "block");
+	g_autoptr(lv_node) other = lv_xml_parse("<network/>", &error);
+	g_autoptr(pk_vm_data) od = pk_vm_data_new();
+	g_assert_false(lv_domxml_read(other, od, &info, &error));
+	g_assert_error(error, PK_ERROR, PRL_ERR_INVALID_CONFIGURATION);
+	g_clear_error(&error);
+
 	/* prlkit's element with garbage inside reads as "no metadata", never a crash */
 	g_autoptr(lv_node) junk = lv_xml_parse(
 		"<domain><metadata><p:vm xmlns:p='" LV_NS_URI "'><p:snapshot/><p:snapshot name=''/>"

@@ -214,11 +214,13 @@ static void test_reason_phrase(void)
 	pk_http_status_error(resp->status, PK_HTTP_VM, resp->reason, &error);
 	g_assert_error(error, PK_ERROR, PRL_ERR_OPERATION_FAILED);
 	g_assert_cmpstr(error->message, ==, resp->reason);
-	/* pveproxy closed the connection after the error; the next request reconnects. */
+	/* pveproxy closed the connection after the error; the next request reconnects,
+	 * resuming the TLS session. */
 	get_ok(h, "/api2/json/version");
 	pk_http_stats st;
 	pk_http_get_stats(h, &st);
 	g_assert_cmpuint(st.connects, ==, 2);
+	g_assert_cmpint(tp_counter(fake, "_tls_resumed"), ==, 1);
 }
 
 static void test_gzip(void)

@@ -6,6 +6,7 @@
  * URI's scheme; a connection made from the result has an identity (it goes into task ids)
  * that is valid UTF-8 without control characters and without the URI's password; a
  * failure's message never shows the URI's password. */
+#define _GNU_SOURCE 1   /* memmem */
 #include "config.h"
 
 #include <string.h>
@@ -46,7 +47,15 @@ password_of(const char *text)
 	colon = memchr(auth, ':', (gsize)(at - auth));
 	if (!colon || at - colon - 1 < 4)
 		return NULL;
-	return g_strndup(colon + 1, (gsize)(at - colon - 1));
+	{
+		char *pw = g_strndup(colon + 1, (gsize)(at - colon - 1));
+		/* The same text elsewhere in the URI (its path, say) may show. */
+		if (strstr(end, pw) || memmem(text, (gsize)(auth - text), pw, strlen(pw))) {
+			g_free(pw);
+			return NULL;
+		}
+		return pw;
+	}
 }
 
 static gboolean

@@ -226,7 +226,7 @@ DICTS = {
             '"reset"', '"restart"', '"suspend"', '"delete"', '"reboot"', '"fail"', '"seed"',
             '"wait_timeout"', '"log_level"', '"password"', '"pk1."', '"' + TEMPLATE + '"',
             '"' + RUNNING + '"', '"' + STOPPED + '"', '"RAS_TEMPLATE_VERSION_1"', '"true"',
-            '"false"', 'null', '"\\xef\\xbb\\xbf"', '"\\x0d\\x0a"', '"PRL_ERR_TIMEOUT"',
+            '"false"', '"null"', '"\\xef\\xbb\\xbf"', '"\\x0d\\x0a"', '"PRL_ERR_TIMEOUT"',
             '"once"', '"after="'],
     "settings": ['"driver"', '"speed"', '"seed"', '"fail"', '"host"', '"username"',
                  '"token_name"', '"token_secret"', '"password"', '"template_mode"', '"native"',

@@ -19,6 +19,7 @@
 #include "PrlTypes.h"
 #include "PrlErrors.h"
 #include "PrlEnums.h"
+#include "PrlOses.h"
 #include "PrlApi.h"
 
 #define CHECK(cond, ...) \
@@ -41,7 +42,17 @@ typedef char CheckValues[(PRL_ERR_SUCCESS == 0 &&
                           PHT_VIRTUAL_MACHINE == 0x10000005 && PHT_JOB == 0x10000011 &&
                           VMS_RUNNING == 0x30000004 &&
                           PET_DSP_EVT_VM_STATE_CHANGED == 100001 &&
-                          PJOC_VM_START == 42 && PJOC_SRV_GET_VM_CONFIG == 180) ? 1 : -1];
+                          PJOC_VM_START == 42 && PJOC_SRV_GET_VM_CONFIG == 180 &&
+                          PJOC_VM_RESUME == PJOC_VM_START && PIE_UNKNOWN == 0xFF &&
+                          PSF_FORCE == 0x800 && PSM_VM_SAFE_START == 0x1000 &&
+                          PCVF_CLONE_TO_TEMPLATE == 0x800 && PGVC_SEARCH_BY_NAME == 0x1000 &&
+                          PGVLF_GET_STATE_INFO == 0x4000 && PACF_NON_INTERACTIVE_MODE == 4 &&
+                          PVS_GUEST_TYPE_WINDOWS == 0x08 &&
+                          PVS_GUEST_VER_WIN_WINDOWS_10 == 0x080F &&
+                          PVS_GUEST_VER_WIN_WINDOWS7 == 0x080B &&
+                          PVS_GUEST_VER_LIN_UBUNTU == 0x090A &&
+                          PVS_GUEST_VER_LIN_DEBIAN == 0x0906 &&
+                          PVS_GUEST_VER_OTH_OTHER == 0xFFFF) ? 1 : -1];
 
 static int IsHandleError(PRL_RESULT ret)
 {

@@ -7,7 +7,9 @@
  * parameter "vminfo_vm_state", read with PrlEvent_GetParamByName + PrlEvtPrm_ToInt32),
  * PHT_JOB handles are finished jobs (PrlJob_GetOpCode, PrlJob_GetRetCode). The handler frees
  * the handle it receives; it also keeps one event with PrlHandle_AddRef for the main thread,
- * which must stay valid after the callback returned. Exits non-zero on anything unexpected. */
+ * which must stay valid after the callback returned. It also runs a job the guide's
+ * asynchronous way: PrlSrv_GetVmList with the job handle freed at once, its result read in
+ * the handler when the job arrives there. Exits non-zero on anything unexpected. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,8 @@ typedef struct {
 	int nStoppedEvents;            /* lock: ... to VMS_STOPPED */
 	int nStartJobs;                /* lock: successful PJOC_VM_START jobs delivered */
 	int nStopJobs;                 /* lock */
+	int nListJobs;                 /* lock: PJOC_SRV_GET_VM_LIST jobs delivered with a result */
+	PRL_UINT32 nListedVms;         /* lock: the VM count the last of them reported */
 	int nVmHandlerEvents;          /* lock: calls of the VM-level handler */
 	int nErrors;                   /* lock: anything the handler did not like */
 	PRL_HANDLE hKeptEvent;         /* lock: a state change kept with PrlHandle_AddRef */
@@ -141,6 +145,24 @@ static void OnJob(PRL_HANDLE hJob, EventLog *log)
 		NoteError(log, "a job delivered before it finished", nRetCode);
 		return;
 	}
+	if (nOpCode == PJOC_SRV_GET_VM_LIST && PRL_SUCCEEDED(nRetCode)) {
+		/* The guide's asynchronous style: the result is read in the callback. */
+		PRL_HANDLE hResult = PRL_INVALID_HANDLE;
+		PRL_UINT32 nCount = 0;
+		PRL_RESULT ret = PrlJob_GetResult(hJob, &hResult);
+
+		if (PRL_FAILED(ret)) {
+			NoteError(log, "PrlJob_GetResult in the handler", ret);
+			return;
+		}
+		PrlResult_GetParamsCount(hResult, &nCount);
+		PrlHandle_Free(hResult);
+		pthread_mutex_lock(&log->lock);
+		log->nListJobs++;
+		log->nListedVms = nCount;
+		pthread_mutex_unlock(&log->lock);
+		return;
+	}
 	pthread_mutex_lock(&log->lock);
 	if (nOpCode == PJOC_VM_START && PRL_SUCCEEDED(nRetCode))
 		log->nStartJobs++;
@@ -166,7 +188,7 @@ static PRL_RESULT OnEvent(PRL_HANDLE hEvent, PRL_VOID_PTR pUserData)
 		if (PRL_FAILED(ret))
 			NoteError(log, "PrlEvent_GetType", ret);
 		else if (event_type_to_string(nEventType)[0] == '\0')
-			NoteError(log, "event_type_to_string of a delivered event", nEventType);
+			NoteError(log, "event_type_to_string of a delivered event", PRL_ERR_UNEXPECTED);
 		else if (nEventType == PET_DSP_EVT_VM_STATE_CHANGED)
 			OnStateChanged(hEvent, log);
 	} else if (nHandleType == PHT_JOB) {
@@ -255,6 +277,14 @@ int main(void)
 	pthread_mutex_unlock(&g_log.lock);
 	ret = PrlVm_RegEventHandler(hVm, OnVmEvent, PRL_NULL);
 	CHECK(PRL_SUCCEEDED(ret), "PrlVm_RegEventHandler: %s", prl_result_to_string(ret));
+
+	/* Fire and forget: the job handle is freed at once, the handler gets the job when it
+	 * finishes and reads the VM list there. */
+	PrlHandle_Free(PrlSrv_GetVmList(hServer));
+	WaitForCount(&g_log.nListJobs, 1, "PJOC_SRV_GET_VM_LIST jobs delivered");
+	pthread_mutex_lock(&g_log.lock);
+	CHECK(g_log.nListedVms > 0, "the handler saw an empty VM list");
+	pthread_mutex_unlock(&g_log.lock);
 
 	/* The main thread works; the handler watches. */
 	Run(PrlVm_Start(hVm), "PrlVm_Start");

@@ -114,7 +114,10 @@ static void PrintConfig(PRL_HANDLE hVm)
 	case PVS_GUEST_TYPE_MACOS: printf("  OS: macOS"); break;
 	default: printf("  OS: type %u", nOsType); break;
 	}
-	printf(" (version 0x%04x)\n", nOsVersion);
+	printf(" (version 0x%04x, %s)\n", nOsVersion, PVS_GUEST_TO_STRING(nOsVersion));
+	/* The version carries its type in the high byte. */
+	CHECK(PVS_GET_GUEST_TYPE(nOsVersion) == nOsType, "OS version 0x%04x is not of type 0x%02x",
+	      nOsVersion, nOsType);
 
 	ret = PrlVmCfg_GetRamSize(hVm, &nRam);
 	CHECK(PRL_SUCCEEDED(ret) && nRam > 0, "PrlVmCfg_GetRamSize: %s, %u MB",

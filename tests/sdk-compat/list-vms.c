@@ -115,8 +115,9 @@ int main(void)
 	PrlHandle_Free(hResult);
 
 	ret = PrlSrv_IsConnected(hServer, &bConnected, &bLocal);
-	CHECK(PRL_SUCCEEDED(ret) && bConnected, "PrlSrv_IsConnected: %s, connected %u",
-	      prl_result_to_string(ret), bConnected);
+	CHECK(PRL_SUCCEEDED(ret) && bConnected && bLocal,
+	      "PrlSrv_IsConnected: %s, connected %u, local %u", prl_result_to_string(ret),
+	      bConnected, bLocal);
 
 	/* The VM list. */
 	hJob = PrlSrv_GetVmList(hServer);

@@ -157,11 +157,24 @@ int main(void)
 	PrlVmCfg_GetName(hVm, szName, &nLen);
 	printf("Using '%s'\n", szName);
 
-	/* Start: the job finishes when the platform has accepted and done it. */
+	/* Start, waiting in short slices and showing progress meanwhile: a timed-out wait
+	 * leaves the job running. */
 	hJob = PrlVm_Start(hVm);
 	PrlJob_GetOpCode(hJob, &nOpCode);
 	CHECK(nOpCode == PJOC_VM_START, "PrlVm_Start job has operation code %d", (int)nOpCode);
-	ret = PrlJob_Wait(hJob, 10000);
+	while ((ret = PrlJob_Wait(hJob, 5)) == PRL_ERR_TIMEOUT) {
+		PRL_JOB_STATUS nStatus = PJS_UNKNOWN;
+		PRL_UINT32 nPercent = 0;
+
+		PrlJob_GetStatus(hJob, &nStatus);
+		CHECK(nStatus == PJS_RUNNING, "status %d after a timed-out wait", (int)nStatus);
+		ret = PrlJob_GetRetCode(hJob, &nRetCode);
+		CHECK(PRL_SUCCEEDED(ret), "PrlJob_GetRetCode while running: %s",
+		      prl_result_to_string(ret));
+		ret = PrlJob_GetProgress(hJob, &nPercent);
+		CHECK(PRL_SUCCEEDED(ret) && nPercent <= 100, "PrlJob_GetProgress: %s, %u%%",
+		      prl_result_to_string(ret), nPercent);
+	}
 	CHECK(PRL_SUCCEEDED(ret), "PrlJob_Wait(start): %s", prl_result_to_string(ret));
 	PrlJob_GetRetCode(hJob, &nRetCode);
 	CHECK(PRL_SUCCEEDED(nRetCode), "PrlVm_Start: %s", prl_result_to_string(nRetCode));

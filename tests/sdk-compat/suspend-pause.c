@@ -85,7 +85,7 @@ int main(int argc, char *argv[])
 	PRL_RESULT ret;
 
 	/* Parallels Desktop programs ask for the desktop mode and no questions. */
-	ret = PrlApi_InitEx(PARALLELS_API_VER, PAM_DESKTOP, PACF_NON_INTERACTIVE_MODE, 0);
+	ret = PrlApi_InitEx(PARALLELS_API_VER, PAM_DESKTOP_MAC, PACF_NON_INTERACTIVE_MODE, 0);
 	CHECK(PRL_SUCCEEDED(ret), "PrlApi_InitEx: %s", prl_result_to_string(ret));
 	ret = PrlSrv_Create(&hServer);
 	CHECK(PRL_SUCCEEDED(ret), "PrlSrv_Create: %s", prl_result_to_string(ret));

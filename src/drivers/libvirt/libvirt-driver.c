@@ -249,20 +249,21 @@ static gboolean lv_settings_parse(GHashTable *settings, GUri *uri, lv_settings *
 	if (uri != NULL && !libvirt_uri_from(uri, &s->uri, error))
 		return FALSE;
 	if (s->uri == NULL) {
-		get_string(settings, "uri", &s->uri);
-		if (s->uri != NULL && g_ascii_strncasecmp(s->uri, "libvirt+", 8) == 0) {
-			g_autoptr(GUri) u = g_uri_parse(s->uri, G_URI_FLAGS_ENCODED_QUERY |
+		/* Chosen by name (or as "libvirt:"): the `uri` setting, cleaned the same way. */
+		g_autofree char *text = NULL;
+		get_string(settings, "uri", &text);
+		if (text != NULL) {
+			g_autoptr(GUri) u = g_uri_parse(text, G_URI_FLAGS_ENCODED_QUERY |
 			                                G_URI_FLAGS_NON_DNS, NULL);
-			g_clear_pointer(&s->uri, g_free);
 			if (u == NULL)
 				return lv_set_error(error, PRL_ERR_INVALID_PARAM,
 				                    "invalid value for setting 'uri'");
 			if (!libvirt_uri_from(u, &s->uri, error))
 				return FALSE;
 		}
-		if (s->uri == NULL)
-			s->uri = g_strdup("qemu:///system");
 	}
+	if (s->uri == NULL)
+		s->uri = g_strdup("qemu:///system");
 	get_string(settings, "username", &s->username);
 	get_string(settings, "password", &s->password);
 	get_string(settings, "storage_pool", &s->pool);

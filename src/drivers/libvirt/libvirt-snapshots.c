@@ -44,7 +44,7 @@ static GPtrArray *layered_disks(lv_node *root, const char *vm, GError **error)
 	GPtrArray *disks = lv_domxml_disks(root, TRUE);
 	for (guint i = 0; i < disks->len; i++) {
 		lv_disk *d = disks->pdata[i];
-		if (d->path == NULL || d->target == NULL) {
+		if (strcmp(d->type, "file") != 0 || d->path == NULL || d->target == NULL) {
 			lv_set_error(error, PRL_ERR_VM_REQUEST_NOT_SUPPORTED, "disk %s of VM '%s' is "
 			             "not a file (type %s): snapshots and clones need file disks",
 			             d->target != NULL ? d->target : "?", vm, d->type);

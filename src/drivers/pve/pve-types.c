@@ -24,8 +24,11 @@ static gint64 json_get_int(json_t *o, const char *key, gint64 def)
 	json_t *v = json_object_get(o, key);
 	if (json_is_integer(v))
 		return json_integer_value(v);
-	if (json_is_real(v))
-		return (gint64)json_real_value(v);
+	if (json_is_real(v)) {
+		/* Converting a double outside gint64's range is undefined. */
+		double d = json_real_value(v);
+		return d > -9.2e18 && d < 9.2e18 ? (gint64)d : def;
+	}
 	if (json_is_string(v)) {
 		gint64 n;
 		if (g_ascii_string_to_signed(json_string_value(v), 10, G_MININT64, G_MAXINT64, &n, NULL))
@@ -220,17 +223,19 @@ static pk_net_data *net_parse(const char *value)
 static guint64 size_mb_parse(const char *s)
 {
 	char *end = NULL;
-	double v = g_ascii_strtod(s, &end);
-	if (end == s || v < 0)
+	double v = g_ascii_strtod(s, &end), mb;
+	if (end == s || !(v >= 0))
 		return 0;
 	switch (g_ascii_toupper(*end)) {
-	case 'T': return (guint64)(v * 1024 * 1024);
-	case 'G': return (guint64)(v * 1024);
-	case 'M': return (guint64)v;
-	case 'K': return (guint64)(v / 1024);
-	case '\0': return (guint64)(v / (1024 * 1024));   /* bytes */
+	case 'T': mb = v * 1024 * 1024; break;
+	case 'G': mb = v * 1024; break;
+	case 'M': mb = v; break;
+	case 'K': mb = v / 1024; break;
+	case '\0': mb = v / (1024 * 1024); break;   /* bytes */
 	default: return 0;
 	}
+	/* "1e300G" and "inf" are no sizes; converting them would be undefined. */
+	return mb < 1.8e19 ? (guint64)mb : 0;
 }
 
 static pk_disk_data *disk_parse(const char *value)

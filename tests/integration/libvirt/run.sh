@@ -203,6 +203,7 @@ relay() {   # relay PREFIX: rewrite a sub-suite's TAP from stdin
 	done
 }
 
+# (The password is unused by a local libvirtd; with it no-secrets-in-replies has a secret.)
 relay "cpf-check: " < <(timeout 900 "$builddir/prlkit-cpf-check" --poll-scale 0.1 \
 	--guest "$gold" --clone-name prlkit-it-host \
 	--set driver=libvirt --set uri=qemu:///system --set "storage_pool=$pool" \
