@@ -6,7 +6,8 @@
  * queue push = release, pop = acquire, ...). Nothing in prlkit changes; GLib's internals
  * stay invisible (tests/sanitizers/tsan.supp covers those).
  *
- * Built and preloaded by tests/sanitizers/tsan.sh (LD_PRELOAD). In a process without TSan
+ * Built and preloaded by tests/sanitizers/tsan.sh (LD_PRELOAD, with G_SLICE=always-malloc:
+ * GSlice hands memory from thread to thread behind TSan's back too). In a process without TSan
  * (make, the shell, python) the __tsan_* symbols are absent and every call just passes
  * through. */
 #define _GNU_SOURCE 1
@@ -44,12 +45,15 @@ real(const char *name)
 	return fn;
 }
 
-/* REAL(ret, name, args): a static pointer to the next definition of name, looked up once.
- * A race on that lookup only ever stores the same value. */
+/* REAL(ret, name, args): real_<name>, the next definition of name, looked up once (an
+ * atomic pointer: threads racing on the first lookup store the same value). */
 #define REAL(ret, name, ...) \
-	static ret (*real_##name)(__VA_ARGS__); \
-	if (!real_##name) \
-		real_##name = (ret (*)(__VA_ARGS__))real(#name)
+	static ret (*real_##name##_)(__VA_ARGS__); \
+	ret (*real_##name)(__VA_ARGS__) = __atomic_load_n(&real_##name##_, __ATOMIC_ACQUIRE); \
+	if (!real_##name) { \
+		real_##name = (ret (*)(__VA_ARGS__))real(#name); \
+		__atomic_store_n(&real_##name##_, real_##name, __ATOMIC_RELEASE); \
+	}
 
 /* ---- GMutex, GRecMutex ---- */
 
