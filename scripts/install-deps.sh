@@ -13,7 +13,7 @@ set -eu
 # fuzzing), libvirt-dev (builds the libvirt driver, tested with libvirt's test:// driver).
 packages="
 autoconf automake libtool pkg-config make gcc libc6-dev binutils
-libglib2.0-dev libjansson-dev libcurl4-openssl-dev libvirt-dev
+libglib2.0-dev libjansson-dev libcurl4-openssl-dev libssl-dev libvirt-dev
 python3 valgrind clang libclang-rt-14-dev
 "
 packages="$packages $*"
