@@ -6,10 +6,11 @@
  * queue push = release, pop = acquire, ...). Nothing in prlkit changes; GLib's internals
  * stay invisible (tests/sanitizers/tsan.supp covers those).
  *
- * Built and preloaded by tests/sanitizers/tsan.sh (LD_PRELOAD, with G_SLICE=always-malloc:
- * GSlice hands memory from thread to thread behind TSan's back too). In a process without TSan
- * (make, the shell, python) the __tsan_* symbols are absent and every call just passes
- * through. */
+ * Built (not instrumented itself, linked to nothing but libdl: only GLib's declarations
+ * are used) and preloaded into every test process by tests/sanitizers/tsan.sh, with
+ * G_SLICE=always-malloc, as GSlice hands memory from thread to thread behind TSan's back
+ * too. In a process without TSan (make, the shell, python) the __tsan_* symbols are absent
+ * and every call just passes through; a process without GLib never calls in. */
 #define _GNU_SOURCE 1
 #include <dlfcn.h>
 #include <stdio.h>
@@ -356,7 +357,7 @@ source_call_free(gpointer p)
 	acquire(sc->source);
 	if (sc->notify)
 		sc->notify(sc->data);
-	g_free(sc);
+	free(sc);
 }
 
 void
@@ -369,7 +370,9 @@ g_source_set_callback(GSource *source, GSourceFunc func, gpointer data, GDestroy
 		real_g_source_set_callback(source, func, data, notify);
 		return;
 	}
-	sc = g_new0(source_call, 1);
+	sc = calloc(1, sizeof(*sc));
+	if (!sc)
+		abort();
 	sc->func = func;
 	sc->data = data;
 	sc->notify = notify;
@@ -393,3 +396,34 @@ g_source_destroy(GSource *source)
 	release(source);
 	real_g_source_destroy(source);
 }
+
+/* ---- reference-counted GLib objects shared between threads ----
+ * The count lives in libglib; whoever drops the last reference frees what other threads
+ * read. Each unref publishes this thread's accesses and takes everyone's published so far,
+ * so the freeing thread is ordered after the others (but for a window of a few
+ * instructions between two threads' unrefs). */
+
+#define UNREF(type, name) \
+	void name(type p) \
+	{ \
+		REAL(void, name, type); \
+		if (p) { \
+			release(p); \
+			acquire(p); \
+		} \
+		real_##name(p); \
+	}
+
+UNREF(GHashTable *, g_hash_table_unref)
+UNREF(GPtrArray *, g_ptr_array_unref)
+UNREF(GArray *, g_array_unref)
+UNREF(GByteArray *, g_byte_array_unref)
+UNREF(GBytes *, g_bytes_unref)
+UNREF(GUri *, g_uri_unref)
+UNREF(gpointer, g_object_unref)
+UNREF(GAsyncQueue *, g_async_queue_unref)
+UNREF(GMainContext *, g_main_context_unref)
+UNREF(GMainLoop *, g_main_loop_unref)
+UNREF(GSource *, g_source_unref)
+UNREF(GDateTime *, g_date_time_unref)
+UNREF(GThread *, g_thread_unref)
