@@ -7,6 +7,7 @@
 # The build goes to $PRLKIT_BUILD_DIR, default _build/default (out of tree), unless the
 # source tree itself was configured (./configure run in place): then it builds there.
 # configure runs again when its arguments change. Parallelism: $PRLKIT_JOBS (default 2).
+# After scripts/build.sh, `make -C <build directory> check` etc. work as usual.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,11 +31,15 @@ fi
 mkdir -p "$builddir"
 builddir=$(cd "$builddir" && pwd)
 args="$*"
+# Configure when there is no configured build yet, or when the arguments differ from the
+# ones this script used last (a build configured by hand is kept unless given arguments).
+record="$builddir/.prlkit-configure-args"
 if [ ! -f "$builddir/config.status" ] || [ ! -f "$builddir/Makefile" ] ||
-   [ "$(cat "$builddir/.prlkit-configure-args" 2>/dev/null || echo none)" != "$args" ]; then
+   { [ -f "$record" ] && [ "$(cat "$record")" != "$args" ]; } ||
+   { [ ! -f "$record" ] && [ -n "$args" ]; }; then
 	echo "build: configure $args (in $builddir)"
 	(cd "$builddir" && "$top/configure" -q "$@")
-	printf '%s\n' "$args" > "$builddir/.prlkit-configure-args"
+	printf '%s\n' "$args" > "$record"
 fi
 
 echo "build: make -j${PRLKIT_JOBS:-2} (in $builddir)"

@@ -21,7 +21,14 @@ PRL_METHOD(PrlSrv_Create)(PRL_HANDLE_PTR handle)
 }
 
 /* host: a URI; a bare host name (driver from PRLKIT_DEFAULT_DRIVER, setting "host"); or
- * empty/NULL: the default URI. */
+ * empty/NULL: the default URI. SDK programs say "localhost" for this machine: without
+ * PRLKIT_DEFAULT_DRIVER that is the default (local) connection too. */
+static gboolean is_loopback_name(const char *host)
+{
+	return g_ascii_strcasecmp(host, "localhost") == 0 || strcmp(host, "127.0.0.1") == 0 ||
+	       strcmp(host, "::1") == 0 || strcmp(host, "[::1]") == 0;
+}
+
 static PRL_HANDLE login(PRL_HANDLE hServer, PRL_JOB_OPERATION_CODE op, const char *host,
                         const char *user, const char *passwd)
 {
@@ -35,12 +42,14 @@ static PRL_HANDLE login(PRL_HANDLE hServer, PRL_JOB_OPERATION_CODE op, const cha
 	if (passwd != NULL && *passwd != '\0')
 		g_hash_table_insert(settings, g_strdup("password"), g_strdup(passwd));
 	const char *target;
-	if (host == NULL || *host == '\0') {
+	const char *default_driver = g_getenv("PRLKIT_DEFAULT_DRIVER");
+	if (host == NULL || *host == '\0' ||
+	    (is_loopback_name(host) && (default_driver == NULL || *default_driver == '\0'))) {
 		target = pk_conn_default_uri();
 	} else if (strchr(host, ':') != NULL) {
 		target = host;
 	} else {
-		target = g_getenv("PRLKIT_DEFAULT_DRIVER");
+		target = default_driver;
 		if (target == NULL || *target == '\0') {
 			g_hash_table_unref(settings);
 			return pk_job_fail(pk_job_new(op, srv, NULL), PRL_ERR_INVALID_ARG,

@@ -366,7 +366,12 @@ g_source_set_callback(GSource *source, GSourceFunc func, gpointer data, GDestroy
 	REAL(void, g_source_set_callback, GSource *, GSourceFunc, gpointer, GDestroyNotify);
 	source_call *sc;
 
-	if (!func || !__tsan_acquire) {
+	/* Only timeout and idle sources call a GSourceFunc; a child watch, say, calls its
+	 * callback with other arguments, so it is left alone. (Looked up at run time: a data
+	 * reference would tie the shim to processes that have GLib.) */
+	if (!func || !__tsan_acquire ||
+	    (source->source_funcs != dlsym(RTLD_DEFAULT, "g_timeout_funcs") &&
+	     source->source_funcs != dlsym(RTLD_DEFAULT, "g_idle_funcs"))) {
 		real_g_source_set_callback(source, func, data, notify);
 		return;
 	}

@@ -1,8 +1,9 @@
 """Load, soak and crash tests of prlkit-cpf on the sim driver (doc/reliability.md):
 
-  polling   one provider, N sim guests, M polling requests (guests/get, a guests/list now
-            and then), pipelined as fast as it answers; RSS sampled from /proc: after
-            warm-up (the first 10 % of the requests) it must stay flat (growth < 5 %)
+  polling   one provider, N sim guests, M polling requests in rounds as RAS polls (a
+            guests/list, then a guests/get of every guest), pipelined as fast as it
+            answers; RSS sampled from /proc: after warm-up (the first round, at least 10 %
+            of the requests) it must stay flat (growth < 5 %)
   parallel  P providers run RAS workflows (clone, start, snapshot, convert, delete) at the
             same time on one sim state; afterwards every VM that must exist does, exactly
             once, with its name, and every VM reads back whole
@@ -49,7 +50,7 @@ def ok_result(reply):
 
 # ---------------------------------------------------------------- polling
 
-def polling(tap, state_dir, guests, requests, chunk=1000, list_every=1000):
+def polling(tap, state_dir, guests, requests, chunk=1000):
     """One provider answers `requests` polling requests on `guests` seeded guests."""
     p = Provider()
     try:
@@ -61,15 +62,18 @@ def polling(tap, state_dir, guests, requests, chunk=1000, list_every=1000):
         if not tap.ok(len(ids) == guests, "polling: guests/list shows %d guests" % guests,
                       "got %d" % len(ids)):
             return
+        # As RAS polls: a round is a guests/list, then a guests/get of every guest.
         rnd = random.Random(7)
         lines = []
-        for i in range(requests):
-            if i % list_every == list_every - 1:
-                lines.append(b'{"method":"guests/list"}')
-            else:
-                lines.append(json.dumps({"method": "guests/get",
-                                         "params": {"id": rnd.choice(ids)}}).encode())
-        warm = max(requests // 10, chunk)
+        while len(lines) < requests:
+            lines.append(b'{"method":"guests/list"}')
+            order = list(ids)
+            rnd.shuffle(order)
+            lines.extend(json.dumps({"method": "guests/get", "params": {"id": i}}).encode()
+                         for i in order)
+        lines = lines[:requests]
+        # Warm-up: the first round (every guest seen once), at least 10 % of the requests.
+        warm = max(requests // 10, guests + 1, chunk)
         samples = []          # (requests done, rss kB)
         bad = 0
         t0 = time.monotonic()

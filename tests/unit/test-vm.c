@@ -555,6 +555,39 @@ static void test_server_info(void)
 	teardown();
 }
 
+/* SDK programs say PrlSrv_Login(h, "localhost", ...) for this machine: the default URI. */
+static void test_login_localhost(void)
+{
+	rt_init();
+	fake_reset(1);
+	char *uri = g_strdup_printf("fake://%s", dir);
+	char *old = g_strdup(g_getenv("PRLKIT_DEFAULT_URI"));
+	g_setenv("PRLKIT_DEFAULT_URI", uri, TRUE);
+	g_unsetenv("PRLKIT_DEFAULT_DRIVER");
+	const char *names[] = { "localhost", "LOCALHOST", "127.0.0.1", "::1" };
+	for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+		PRL_HANDLE s = PRL_INVALID_HANDLE;
+		g_assert_cmpint(PrlSrv_Create(&s), ==, PRL_ERR_SUCCESS);
+		g_assert_cmpint(rt_wait(PrlSrv_Login(s, names[i], "u", "p", NULL, 0, 0,
+		                                     PSL_NORMAL_SECURITY), NULL), ==, PRL_ERR_SUCCESS);
+		g_assert_cmpuint(fake_open_count(), ==, 1);
+		rt_logoff_free(s);
+	}
+	/* any other bare host name still needs PRLKIT_DEFAULT_DRIVER */
+	PRL_HANDLE s = PRL_INVALID_HANDLE;
+	g_assert_cmpint(PrlSrv_Create(&s), ==, PRL_ERR_SUCCESS);
+	g_assert_cmpint(rt_wait(PrlSrv_Login(s, "pve1.example", "u", "p", NULL, 0, 0,
+	                                     PSL_NORMAL_SECURITY), NULL), ==, PRL_ERR_INVALID_ARG);
+	PrlHandle_Free(s);
+	if (old != NULL)
+		g_setenv("PRLKIT_DEFAULT_URI", old, TRUE);
+	else
+		g_unsetenv("PRLKIT_DEFAULT_URI");
+	g_free(old);
+	g_free(uri);
+	rt_deinit_and_check_leaks();
+}
+
 static void test_login_and_logoff(void)
 {
 	rt_init();
@@ -746,6 +779,7 @@ int main(int argc, char **argv)
 	g_test_add_data_func("/vm/clone-and-delete/tasks", GINT_TO_POINTER(3), test_clone_and_delete);
 	g_test_add_func("/vm/server-info", test_server_info);
 	g_test_add_func("/vm/login-and-logoff", test_login_and_logoff);
+	g_test_add_func("/vm/login-localhost", test_login_localhost);
 	g_test_add_func("/vm/unimplemented", test_unimplemented);
 	g_test_add_func("/vm/large-list", test_large_list);
 	g_test_add_func("/vm/sim", test_sim);
