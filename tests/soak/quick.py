@@ -8,4 +8,4 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import soaklib  # noqa: E402
 
 sys.exit(soaklib.main(guests=1000, requests=10000, procs=3, rounds=3, kills=8,
-                      kill_guests=200))
+                      kill_guests=1000))
