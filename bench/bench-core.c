@@ -1,5 +1,6 @@
-/* prlkit core benchmarks: the cost of the handle table, of a job round trip and of
- * listing a large inventory, on the simulator at speed 0 (no simulated delays).
+/* prlkit core benchmarks: the cost of the handle table, of a job round trip, of listing a
+ * large inventory and of changing one VM in it, on the simulator at speed 0 (no simulated
+ * delays).
  *
  *   bench-core [--quick] [--only NAME] [--vms N] [--seed SPEC]
  *
@@ -356,6 +357,64 @@ out:
 	return status;
 }
 
+/* A state change of one VM in a large inventory (PrlVm_StartEx, then a hard
+ * PrlVm_StopEx, each waited for): on sim every such job writes the whole state file. */
+static int bench_vm_write(const struct options *o)
+{
+	PRL_HANDLE hServer = PRL_INVALID_HANDLE, hResult = PRL_INVALID_HANDLE, hVm;
+	size_t i, n = o->quick ? 10 : 100;
+	struct samples s;
+	char seed[64], name[64];
+	char *dir;
+	double t0;
+	int status = -1;
+
+	if (o->seed == NULL)
+		snprintf(seed, sizeof(seed), "empty+%u", o->vms);
+	else
+		snprintf(seed, sizeof(seed), "%s", o->seed);
+
+	dir = make_state_dir();
+	s.v = NULL;
+	if (dir == NULL || samples_init(&s, n) < 0)
+		goto out;
+	fprintf(stderr, "bench-core: seeding the simulator with '%s'\n", seed);
+	if (PRL_FAILED(sim_login(dir, "write", seed, &hServer)))
+		goto out;
+	/* The second VM: generated inventories start every fourth one, from the first. */
+	if (PRL_FAILED(wait_job(PrlSrv_GetVmList(hServer), "PrlSrv_GetVmList", &hResult)))
+		goto out_logoff;
+	hVm = PRL_INVALID_HANDLE;
+	if (PRL_FAILED(PrlResult_GetParamByIndex(hResult, 1, &hVm))) {
+		fail("PrlResult_GetParamByIndex (fewer than 2 VMs?)", PRL_ERR_INVALID_ARG);
+		PrlHandle_Free(hResult);
+		goto out_logoff;
+	}
+	PrlHandle_Free(hResult);
+	for (i = 0; i < n; i += 2) {
+		t0 = now_ns();
+		if (PRL_FAILED(wait_job(PrlVm_StartEx(hVm, PSM_VM_START, 0), "PrlVm_StartEx", NULL)))
+			break;
+		s.v[i] = now_ns() - t0;
+		t0 = now_ns();
+		if (PRL_FAILED(wait_job(PrlVm_StopEx(hVm, PSM_KILL, 0), "PrlVm_StopEx", NULL)))
+			break;
+		s.v[i + 1] = now_ns() - t0;
+	}
+	PrlHandle_Free(hVm);
+	if (i >= n) {
+		snprintf(name, sizeof(name), "vm_write_%u", o->vms);
+		report(name, &s, 1e6, "ms");
+		status = 0;
+	}
+out_logoff:
+	sim_logoff(hServer);
+out:
+	free(s.v);
+	remove_state(dir);
+	return status;
+}
+
 static const struct bench {
 	const char *name;
 	int (*run)(const struct options *o);
@@ -364,6 +423,7 @@ static const struct bench {
 	{ "handle_addref_free", bench_handle_addref_free },
 	{ "job_round_trip", bench_job_round_trip },
 	{ "vm_list", bench_vm_list },
+	{ "vm_write", bench_vm_write },
 };
 
 static int usage(const char *argv0)

@@ -331,13 +331,13 @@ typedef struct {
 } seed_req;
 
 static sim_update_result
-seed_apply(json_t **docp, gint64 now, gpointer data, GError **error)
+seed_apply(sim_model **mp, gint64 now, gpointer data, GError **error)
 {
 	seed_req *req = data;
 
-	if (*docp)
+	if (*mp)
 		return SIM_UPDATE_NONE;  /* another process was first */
-	*docp = sim_seed_build(req->seed, req->instance, now);
+	*mp = sim_seed_build(req->seed, req->instance, now);
 	req->created = TRUE;
 	return SIM_UPDATE_WRITE;
 }
@@ -346,7 +346,7 @@ static gboolean
 sim_conn_init_state(sim_conn *sc, const sim_seed *seed, GError **error)
 {
 	seed_req req = { seed, sc->instance, FALSE };
-	g_autoptr(sim_view) view = NULL;
+	g_autoptr(sim_model) view = NULL;
 
 	if (g_mkdir_with_parents(sc->dir, 0700) < 0) {
 		int err = errno;
@@ -425,20 +425,34 @@ watch_interval_ms(const sim_conn *sc)
 	return (guint)CLAMP(100.0 * sc->speed, 5.0, 1000.0);
 }
 
+/* The VMS_* at t of the VM of m that has v's id, or VMS_UNKNOWN when there is none then.
+ * i: v's position in its own model; a VM a write left alone is the same object at the same
+ * position in the next model (copy on write), which spares the lookup. */
+static VIRTUAL_MACHINE_STATE
+state_at(sim_model *m, const sim_vm *v, guint i, gint64 t)
+{
+	VIRTUAL_MACHINE_STATE st;
+
+	if (i >= m->vms->len || g_ptr_array_index(m->vms, i) != v)
+		v = sim_model_lookup(m, v->id);
+
+	return v && sim_vm_eval(v, t, &st, NULL) ? st : VMS_UNKNOWN;
+}
+
 static void
 sim_watch(pk_conn *c, GCancellable *cancel)
 {
 	sim_conn *sc = sim_conn_of(c);
-	g_autoptr(GHashTable) last = NULL;  /* id → VMS_* at the last scan; NULL before it */
+	/* The model of the last scan and its time: what every VM looked like then follows from
+	 * them, so a scan allocates nothing (it runs after every write, at any scale). */
+	g_autoptr(sim_model) last = NULL;
+	gint64 last_now = 0;
 	sim_file_id seen_id = { 0 };
 	gint64 next_due = G_MAXINT64;
 
 	for (;;) {
-		g_autoptr(sim_view) view = NULL;
-		g_autoptr(GHashTable) states = NULL;
+		g_autoptr(sim_model) view = NULL;
 		g_autoptr(GError) error = NULL;
-		GHashTableIter it;
-		gpointer key, value;
 		sim_file_id id;
 		gint64 now;
 		guint i;
@@ -459,36 +473,33 @@ sim_watch(pk_conn *c, GCancellable *cancel)
 		seen_id = id;
 		now = pk_time_wall_ms();
 		next_due = G_MAXINT64;
-		states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 		for (i = 0; i < view->vms->len; i++) {
-			const sim_vm_view *v = g_ptr_array_index(view->vms, i);
-			VIRTUAL_MACHINE_STATE st;
-			gpointer old;
+			const sim_vm *v = g_ptr_array_index(view->vms, i);
+			VIRTUAL_MACHINE_STATE st, old;
 
 			if (v->via && v->until > now)
 				next_due = MIN(next_due, v->until);
 			if (v->gone_at > now)
 				next_due = MIN(next_due, v->gone_at);
-			if (!sim_vm_eval(v, now, &st, NULL))
-				continue;
-			g_hash_table_insert(states, g_strdup(v->data->id), GUINT_TO_POINTER(st));
-			if (!last)
+			if (!last || !sim_vm_eval(v, now, &st, NULL))
 				continue;  /* the first scan is the baseline: nothing to report */
-			if (!g_hash_table_lookup_extended(last, v->data->id, NULL, &old)) {
-				pk_conn_emit_vm_event(c, v->data->id, PET_DSP_EVT_VM_ADDED);
-				pk_conn_emit_vm_state(c, v->data->id, st);
-			} else if (GPOINTER_TO_UINT(old) != st) {
-				pk_conn_emit_vm_state(c, v->data->id, st);
+			old = state_at(last, v, i, last_now);
+			if (old == VMS_UNKNOWN) {
+				pk_conn_emit_vm_event(c, v->id, PET_DSP_EVT_VM_ADDED);
+				pk_conn_emit_vm_state(c, v->id, st);
+			} else if (old != st) {
+				pk_conn_emit_vm_state(c, v->id, st);
 			}
 		}
-		if (last) {
-			g_hash_table_iter_init(&it, last);
-			while (g_hash_table_iter_next(&it, &key, &value))
-				if (!g_hash_table_contains(states, key))
-					pk_conn_emit_vm_event(c, key, PET_DSP_EVT_VM_DELETED);
+		for (i = 0; last && i < last->vms->len; i++) {
+			const sim_vm *v = g_ptr_array_index(last->vms, i);
+			if (sim_vm_eval(v, last_now, NULL, NULL) &&
+			    state_at(view, v, i, now) == VMS_UNKNOWN)
+				pk_conn_emit_vm_event(c, v->id, PET_DSP_EVT_VM_DELETED);
 		}
-		g_clear_pointer(&last, g_hash_table_unref);
-		last = g_steal_pointer(&states);
+		g_clear_pointer(&last, sim_model_unref);
+		last = g_steal_pointer(&view);
+		last_now = now;
 	}
 }
 

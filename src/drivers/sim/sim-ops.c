@@ -151,13 +151,13 @@ sim_op_default_error(sim_op op)
 /* ---- evaluation ---- */
 
 gboolean
-sim_vm_eval(const sim_vm_view *v, gint64 now, VIRTUAL_MACHINE_STATE *state, const char **word)
+sim_vm_eval(const sim_vm *v, gint64 now, VIRTUAL_MACHINE_STATE *state, const char **word)
 {
 	const char *w;
 
 	if (v->gone_at && now >= v->gone_at)
 		return FALSE;
-	w = (v->via && now < v->until) ? v->via : v->stable;
+	w = (v->via && now < v->until) ? v->via : v->st;
 	if (state)
 		*state = sim_word_state(w);
 	if (word)
@@ -166,14 +166,41 @@ sim_vm_eval(const sim_vm_view *v, gint64 now, VIRTUAL_MACHINE_STATE *state, cons
 }
 
 static gboolean
-vm_view_has_ip(const sim_vm_view *v, gint64 now)
+vm_has_ip(const sim_vm *v, gint64 now)
 {
-	return v->ip4 && v->stable && strcmp(v->stable, "running") == 0 &&
-	       !(v->via && now < v->until) && now >= v->ip_at;
+	return v->has_ipn && strcmp(v->st, "running") == 0 && !(v->via && now < v->until) &&
+	       now >= (v->has_ip_at ? v->ip_at : 0);
+}
+
+/* The VM's disk image path (a name only: no file exists). Cheaper than g_build_filename,
+ * which shows when a list of 10,000 VMs is built; dir is canonical (no trailing '/'
+ * except the root itself). */
+static char *
+disk_path(const char *dir, const char *id)
+{
+	return g_strconcat(dir, dir[0] && dir[1] ? "/vms/" : "vms/", id, "/harddisk.hdd", NULL);
+}
+
+/* Decimal text of v, cheaper than printf. */
+static char *
+int_text(gint64 v)
+{
+	char buf[24];
+	char *end = buf + sizeof(buf), *p = end;
+	guint64 u = v < 0 ? -(guint64)v : (guint64)v;
+
+	*--p = '\0';
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	return g_memdup2(p, end - p);
 }
 
 pk_vm_data *
-sim_vm_output(const sim_vm_view *v, gint64 now, guint flags)
+sim_vm_output(const sim_vm *v, const char *dir, gint64 now, guint flags)
 {
 	pk_vm_data *d;
 	const char *word;
@@ -181,18 +208,41 @@ sim_vm_output(const sim_vm_view *v, gint64 now, guint flags)
 
 	if (!sim_vm_eval(v, now, &state, &word))
 		return NULL;
-	d = pk_vm_data_copy(v->data);
+	d = pk_vm_data_new();
+	d->id = g_strdup(v->id);
+	d->name = g_strdup(v->name);
+	d->description = g_strdup(v->desc ? v->desc : "");
+	d->os_type_name = g_strdup(v->os);
+	d->os_type = (guint32)v->ost;
+	d->os_version = (guint32)v->osv;
+	d->ram_mb = (guint32)v->ram;
+	d->cpus = (guint32)v->cpus;
+	d->is_template = v->tpl;
 	d->state = state;
-	g_free(d->power_state);
 	d->power_state = g_strdup(word);
-	if (!(flags & PK_GET_NO_GUEST_INFO) && vm_view_has_ip(v, now)) {
-		g_ptr_array_add(d->ips, g_strdup(v->ip4));
-		g_ptr_array_add(d->ips, g_strdup(v->ip6));
+	d->digest = int_text(v->gen);
+	if (v->mac) {
+		pk_net_data *n = g_new0(pk_net_data, 1);
+		n->mac = g_strdup(v->mac);
+		n->network = g_strdup(v->net);
+		g_ptr_array_add(d->nets, n);
+		g_ptr_array_add(d->macs, g_strdup(v->mac));
+	}
+	if (v->disk_mb > 0) {
+		pk_disk_data *disk = g_new0(pk_disk_data, 1);
+		disk->image_path = disk_path(dir, v->id);
+		disk->size_mb = (guint64)v->disk_mb;
+		disk->type = PDE_HARD_DISK;
+		g_ptr_array_add(d->disks, disk);
+	}
+	if (!(flags & PK_GET_NO_GUEST_INFO) && vm_has_ip(v, now)) {
+		g_ptr_array_add(d->ips, sim_ip4_format(v->ipn));
+		g_ptr_array_add(d->ips, sim_ip6_format(v->ipn));
 	}
 	return d;
 }
 
-/* ---- small helpers over the document ---- */
+/* ---- small helpers over the model ---- */
 
 sim_conn *
 sim_conn_of(pk_conn *c)
@@ -200,45 +250,46 @@ sim_conn_of(pk_conn *c)
 	return pk_conn_get_private(c);
 }
 
-static sim_view *
+static sim_model *
 conn_view(sim_conn *sc, GError **error)
 {
 	return sim_store_view(sc->store, error);
 }
 
-static json_t *
-doc_vm(json_t *doc, const char *id, GError **error)
+/* The VM of that id in the draft, made private so the caller may change it. */
+static sim_vm *
+draft_vm(sim_model *d, const char *id, guint *index, GError **error)
 {
-	json_t *vm;
+	sim_vm *vm;
 
-	if (!doc) {
+	if (!d) {
 		/* Someone removed the state file under a live connection. */
 		sim_set_error(error, PRL_ERR_FILE_NOT_FOUND, "sim: the state file is gone");
 		return NULL;
 	}
-	vm = sim_doc_find_vm(doc, id, NULL);
+	vm = sim_model_vm_mut_by_id(d, id, index);
 	if (!vm)
 		sim_set_error(error, PRL_ERR_VM_UUID_NOT_FOUND, "sim: VM '%s' not found", id);
 	return vm;
 }
 
 static const char *
-vm_label(json_t *vm)
+vm_label(const sim_vm *vm)
 {
-	return sim_jstr(vm, "name");
+	return vm->name;
 }
 
-/* Exclusive lock: a task of this VM is in flight (the document is folded to now). */
+/* Exclusive lock: a task of this VM is in flight (the draft is folded to now). */
 static gboolean
-vm_check_idle(json_t *vm, gint64 now, gboolean also_clone_source, GError **error)
+vm_check_idle(const sim_vm *vm, gint64 now, gboolean also_clone_source, GError **error)
 {
-	if (json_object_get(vm, "busy") && sim_jint(vm, "busy_until") > now) {
+	if (vm->busy && vm->busy_until > now) {
 		sim_set_error(error, PRL_ERR_VM_IS_EXCLUSIVELY_LOCKED,
 		              "sim: VM '%s' is locked by a %s task in progress", vm_label(vm),
-		              sim_jstr(vm, "busy_op") ? sim_jstr(vm, "busy_op") : "running");
+		              vm->busy_op ? vm->busy_op : "running");
 		return FALSE;
 	}
-	if (also_clone_source && sim_jint(vm, "src_until") > now) {
+	if (also_clone_source && vm->src_until > now) {
 		sim_set_error(error, PRL_ERR_VM_IS_EXCLUSIVELY_LOCKED,
 		              "sim: VM '%s' is locked: it is being cloned", vm_label(vm));
 		return FALSE;
@@ -246,16 +297,10 @@ vm_check_idle(json_t *vm, gint64 now, gboolean also_clone_source, GError **error
 	return TRUE;
 }
 
-static const char *
-vm_stable(json_t *vm)
-{
-	return sim_jstr(vm, "st");
-}
-
 static gboolean
-vm_is(json_t *vm, const char *word)
+vm_is(const sim_vm *vm, const char *word)
 {
-	return g_strcmp0(vm_stable(vm), word) == 0;
+	return strcmp(vm->st, word) == 0;
 }
 
 static gboolean
@@ -281,48 +326,52 @@ name_blank(const char *name)
 	return TRUE;
 }
 
-static json_t *
-doc_vm_by_name(json_t *doc, const char *name)
+static const sim_vm *
+model_vm_by_name(sim_model *d, const char *name)
 {
-	json_t *vms = json_object_get(doc, "vms");
-	json_t *vm;
-	gsize i;
+	guint i;
 
-	json_array_foreach(vms, i, vm)
-		if (g_strcmp0(sim_jstr(vm, "name"), name) == 0)
+	for (i = 0; i < d->vms->len; i++) {
+		const sim_vm *vm = g_ptr_array_index(d->vms, i);
+		if (g_strcmp0(vm->name, name) == 0)
 			return vm;
+	}
 	return NULL;
-}
-
-static void
-vm_set_int(json_t *vm, const char *key, gint64 v)
-{
-	json_object_set_new(vm, key, json_integer(v));
-}
-
-static void
-vm_set_str(json_t *vm, const char *key, const char *v)
-{
-	json_object_set_new(vm, key, json_string(v));
-}
-
-static void
-vm_bump_gen(json_t *vm)
-{
-	vm_set_int(vm, "gen", sim_jint(vm, "gen") + 1);
 }
 
 /* The phase shown until `until`; none when the phase is already over. */
 static void
-vm_set_phase(json_t *vm, const char *via, gint64 now, gint64 until)
+vm_set_phase(sim_vm *vm, const char *via, gint64 now, gint64 until)
 {
 	if (via && until > now) {
-		vm_set_str(vm, "via", via);
-		vm_set_int(vm, "until", until);
+		vm->via = sim_word_intern(via);
+		vm->until = until;
 	} else {
-		json_object_del(vm, "via");
-		json_object_del(vm, "until");
+		vm->via = NULL;
+		vm->until = 0;
 	}
+}
+
+static void
+vm_clear_busy(sim_vm *vm)
+{
+	g_clear_pointer(&vm->busy, g_free);
+	vm->busy_until = 0;
+	vm->busy_op = NULL;
+}
+
+static void
+vm_set_ip_at(sim_vm *vm, gint64 at)
+{
+	vm->has_ip_at = TRUE;
+	vm->ip_at = at;
+}
+
+static void
+vm_clear_ip_at(sim_vm *vm)
+{
+	vm->has_ip_at = FALSE;
+	vm->ip_at = 0;
 }
 
 /* ---- tasks ---- */
@@ -342,33 +391,28 @@ typedef struct sim_req {
 	char *new_id;
 } sim_req;
 
-/* Record a task on vm (locked until t1) and return its JSON to add details. */
-static json_t *
-task_add(json_t *doc, sim_req *req, sim_op op, json_t *vm, gint64 now, gint64 t1,
+/* Record a task on vm (locked until t1) and return it to add details. */
+static sim_task *
+task_add(sim_model *d, sim_req *req, sim_op op, sim_vm *vm, gint64 now, gint64 t1,
          PRL_RESULT code, const char *message)
 {
-	json_t *tasks = json_object_get(doc, "tasks");
 	g_autofree char *uuid = g_uuid_string_random();
-	json_t *task = json_object();
+	sim_task *task = sim_task_new();
 
-	if (!json_is_object(tasks)) {
-		tasks = json_object();
-		json_object_set_new(doc, "tasks", tasks);
-	}
 	g_free(req->task_id);
 	req->task_id = g_strconcat(SIM_TASK_PREFIX, uuid, NULL);
-	vm_set_str(task, "op", sim_op_name(op));
-	vm_set_str(task, "vm", sim_jstr(vm, "id"));
-	vm_set_int(task, "t0", now);
-	vm_set_int(task, "t1", t1);
-	vm_set_int(task, "code", code);
-	if (message)
-		vm_set_str(task, "msg", message);
-	json_object_set_new(tasks, req->task_id, task);
+	task->id = g_strdup(req->task_id);
+	task->op = op;
+	task->vm = g_strdup(vm->id);
+	task->t0 = now;
+	task->t1 = t1;
+	task->code = code;
+	task->msg = g_strdup(message);
+	sim_model_add_task(d, task);
 	if (t1 > now) {
-		vm_set_str(vm, "busy", req->task_id);
-		vm_set_int(vm, "busy_until", t1);
-		vm_set_str(vm, "busy_op", sim_op_name(op));
+		sim_str_set(&vm->busy, req->task_id);
+		vm->busy_until = t1;
+		vm->busy_op = g_intern_static_string(sim_op_name(op));
 	}
 	return task;
 }
@@ -420,7 +464,7 @@ typedef struct {
 } power_plan;
 
 static gboolean
-power_plan_for(json_t *vm, sim_op op, power_plan *p, GError **error)
+power_plan_for(const sim_vm *vm, sim_op op, power_plan *p, GError **error)
 {
 	const char *name = vm_label(vm);
 	gboolean running = vm_is(vm, "running"), stopped = vm_is(vm, "stopped");
@@ -463,8 +507,7 @@ power_plan_for(json_t *vm, sim_op op, power_plan *p, GError **error)
 		}
 		if (op == SIM_OP_STOP && !running) {
 			sim_set_error(error, PRL_ERR_DISP_VM_IS_NOT_RUNNING,
-			              "sim: VM '%s' is %s: its guest cannot shut down", name,
-			              vm_stable(vm));
+			              "sim: VM '%s' is %s: its guest cannot shut down", name, vm->st);
 			return FALSE;
 		}
 		*p = (power_plan){ op, "stopping", "stopped",
@@ -500,67 +543,69 @@ power_plan_for(json_t *vm, sim_op op, power_plan *p, GError **error)
 		break;
 	}
 	sim_set_error(error, PRL_ERR_DISP_VM_IS_NOT_RUNNING, "sim: VM '%s' is not running (%s)",
-	              name, vm_stable(vm));
+	              name, vm->st);
 	return FALSE;
 }
 
 /* A hard stop may overtake a guest shutdown in progress (the usual "force after timeout");
  * the shutdown task then ends now, successfully: the VM is going down either way. */
 static void
-preempt_graceful_stop(json_t *doc, json_t *vm, gint64 now)
+preempt_graceful_stop(sim_model *d, sim_vm *vm, gint64 now)
 {
-	json_t *task = json_object_get(json_object_get(doc, "tasks"), sim_jstr(vm, "busy"));
+	sim_task *task = sim_model_task_mut(d, vm->busy);
 
-	if (task && sim_jint(task, "t1") > now)
-		vm_set_int(task, "t1", now);
-	json_object_del(vm, "busy");
-	json_object_del(vm, "busy_until");
-	json_object_del(vm, "busy_op");
+	if (task && task->t1 > now)
+		task->t1 = now;
+	vm_clear_busy(vm);
 }
 
 static sim_update_result
-power_apply(json_t **docp, gint64 now, gpointer data, GError **error)
+power_apply(sim_model **mp, gint64 now, gpointer data, GError **error)
 {
 	sim_req *req = data;
-	json_t *doc = *docp, *vm, *task;
+	sim_model *d = *mp;
+	sim_vm *vm;
+	sim_task *task;
 	power_plan plan;
 	PRL_RESULT code;
 	g_autofree char *msg = NULL;
 	gint64 t1;
 	gboolean fails;
 
-	vm = doc_vm(doc, req->vm_id, error);
+	vm = draft_vm(d, req->vm_id, NULL, error);
 	if (!vm)
 		return SIM_UPDATE_ERROR;
-	if (req->op == SIM_OP_START && sim_jbool(vm, "tpl")) {
+	if (req->op == SIM_OP_START && vm->tpl) {
 		sim_set_error(error, PRL_ERR_CANT_TO_START_VM_TEMPLATE,
 		              "sim: VM '%s' is a template and cannot be started", vm_label(vm));
 		return SIM_UPDATE_ERROR;
 	}
-	if (req->op == SIM_OP_KILL && g_strcmp0(sim_jstr(vm, "busy_op"), "stop") == 0 &&
-	    sim_jint(vm, "busy_until") > now && sim_jint(vm, "src_until") <= now) {
-		preempt_graceful_stop(doc, vm, now);
-		json_object_set_new(vm, "st", json_string("running"));  /* plan from running */
+	if (req->op == SIM_OP_KILL && vm->busy && g_strcmp0(vm->busy_op, "stop") == 0 &&
+	    vm->busy_until > now && vm->src_until <= now) {
+		preempt_graceful_stop(d, vm, now);
+		vm->st = "running";  /* plan from running */
 	}
 	if (!vm_check_idle(vm, now, TRUE, error) || !power_plan_for(vm, req->op, &plan, error))
 		return SIM_UPDATE_ERROR;
 
 	fails = req_fails(req, plan.op, &code, &msg);
 	t1 = now + sim_conn_duration(req->sc, plan.ms);
-	task = task_add(doc, req, plan.op, vm, now, t1, code, msg);
-	vm_set_str(task, "from", vm_stable(vm));
-	if (json_object_get(vm, "ip_at"))
-		vm_set_int(task, "ip_from", sim_jint(vm, "ip_at"));
+	task = task_add(d, req, plan.op, vm, now, t1, code, msg);
+	task->from = vm->st;
+	if (vm->has_ip_at) {
+		task->has_ip_from = TRUE;
+		task->ip_from = vm->ip_at;
+	}
 	vm_set_phase(vm, plan.via, now, t1);
 	if (fails)
 		return SIM_UPDATE_WRITE;  /* shows the phase, then the VM is as it was */
-	vm_set_str(vm, "st", plan.to);
+	vm->st = sim_word_intern(plan.to);
 	if (strcmp(plan.to, "running") != 0)
-		json_object_del(vm, "ip_at");
+		vm_clear_ip_at(vm);
 	else if (plan.ip_ms >= 0)
-		vm_set_int(vm, "ip_at", t1 + sim_conn_duration(req->sc, plan.ip_ms));
-	else if (!json_object_get(vm, "ip_at"))
-		vm_set_int(vm, "ip_at", t1);
+		vm_set_ip_at(vm, t1 + sim_conn_duration(req->sc, plan.ip_ms));
+	else if (!vm->has_ip_at)
+		vm_set_ip_at(vm, t1);
 	return SIM_UPDATE_WRITE;
 }
 
@@ -581,28 +626,11 @@ sim_vm_power(pk_conn *c, const char *id, pk_power_op op, guint flags, char **tas
 
 /* ---- clone ---- */
 
-static json_t *
-vm_find_snapshot(json_t *vm, const char *name, gsize *index)
-{
-	json_t *snaps = json_object_get(vm, "snaps");
-	json_t *snap;
-	gsize i;
-
-	json_array_foreach(snaps, i, snap) {
-		if (g_strcmp0(sim_jstr(snap, "name"), name) == 0) {
-			if (index)
-				*index = i;
-			return snap;
-		}
-	}
-	return NULL;
-}
-
 static gboolean
-check_new_name(json_t *doc, const char *name, PRL_RESULT blank_code, PRL_RESULT bad_code,
-               json_t *self, GError **error)
+check_new_name(sim_model *d, const char *name, PRL_RESULT blank_code, PRL_RESULT bad_code,
+               const sim_vm *self, GError **error)
 {
-	json_t *other;
+	const sim_vm *other;
 
 	if (name_blank(name)) {
 		sim_set_error(error, blank_code, "sim: the VM name is empty");
@@ -614,8 +642,8 @@ check_new_name(json_t *doc, const char *name, PRL_RESULT blank_code, PRL_RESULT 
 		              "%d bytes)", SIM_NAME_MAX);
 		return FALSE;
 	}
-	other = doc_vm_by_name(doc, name);
-	if (other && other != self) {
+	other = model_vm_by_name(d, name);
+	if (other && (!self || strcmp(other->id, self->id) != 0)) {
 		sim_set_error(error, PRL_ERR_VM_ALREADY_REGISTERED_VM_NAME,
 		              "sim: a VM named '%s' already exists", name);
 		return FALSE;
@@ -624,25 +652,27 @@ check_new_name(json_t *doc, const char *name, PRL_RESULT blank_code, PRL_RESULT 
 }
 
 static sim_update_result
-clone_apply(json_t **docp, gint64 now, gpointer data, GError **error)
+clone_apply(sim_model **mp, gint64 now, gpointer data, GError **error)
 {
 	sim_req *req = data;
-	json_t *doc = *docp, *src, *snap = NULL, *vm, *task;
+	sim_model *d = *mp;
+	sim_vm *src, *vm;
+	const sim_snap *snap = NULL;
+	sim_task *task;
 	gboolean linked = (req->flags & PK_CLONE_LINKED) != 0;
 	g_autofree char *id = NULL;
 	g_autofree char *msg = NULL;
 	PRL_RESULT code;
 	gboolean fails;
 	gint64 t1;
-	json_t *cfg;
 
-	src = doc_vm(doc, req->vm_id, error);
-	if (!src || !check_new_name(doc, req->name, PRL_ERR_VM_EMPTY_NAME_OF_CLONE,
-	                                 PRL_ERR_INVALID_ARG, NULL, error) ||
+	src = draft_vm(d, req->vm_id, NULL, error);
+	if (!src || !check_new_name(d, req->name, PRL_ERR_VM_EMPTY_NAME_OF_CLONE,
+	                                PRL_ERR_INVALID_ARG, NULL, error) ||
 	    !vm_check_idle(src, now, FALSE, error))
 		return SIM_UPDATE_ERROR;
 	if (req->snapshot) {
-		snap = vm_find_snapshot(src, req->snapshot, NULL);
+		snap = sim_vm_find_snap(src, req->snapshot, NULL);
 		if (!snap) {
 			sim_set_error(error, PRL_ERR_VM_SNAPSHOT_NOT_FOUND,
 			              "sim: VM '%s' has no snapshot '%s'", vm_label(src), req->snapshot);
@@ -651,39 +681,35 @@ clone_apply(json_t **docp, gint64 now, gpointer data, GError **error)
 	} else if (!vm_is(src, "stopped")) {
 		sim_set_error(error, PRL_ERR_VM_CANT_CLONE_RUNNING,
 		              "sim: VM '%s' is %s; stop it or clone one of its snapshots",
-		              vm_label(src), vm_stable(src));
+		              vm_label(src), src->st);
 		return SIM_UPDATE_ERROR;
 	}
 
 	fails = req_fails(req, SIM_OP_CLONE, &code, &msg);
 	t1 = now + sim_conn_duration(req->sc, linked ? SIM_MS_LINKED_CLONE : SIM_MS_CLONE);
 	id = g_uuid_string_random();
-	vm = sim_vm_json_new(doc, id, req->name, sim_jstr(src, "os"), now);
-	cfg = snap ? snap : src;
-	vm_set_int(vm, "ost", sim_jint(src, "ost"));
-	vm_set_int(vm, "osv", sim_jint(src, "osv"));
-	vm_set_int(vm, "disk_mb", sim_jint(src, "disk_mb"));
-	vm_set_int(vm, "ram", sim_jint(cfg, "ram"));
-	vm_set_int(vm, "cpus", sim_jint(cfg, "cpus"));
-	vm_set_str(vm, "desc", sim_jstr(cfg, snap ? "vdesc" : "desc") ?
-	                       sim_jstr(cfg, snap ? "vdesc" : "desc") : "");
+	vm = sim_vm_create(d, id, req->name, src->os, now);
+	vm->ost = src->ost;
+	vm->osv = src->osv;
+	vm->disk_mb = src->disk_mb;
+	vm->ram = snap ? snap->ram : src->ram;
+	vm->cpus = snap ? snap->cpus : src->cpus;
+	vm->desc = g_strdup(snap ? snap->vdesc : src->desc);
 	if (req->flags & PK_CLONE_TO_TEMPLATE)
-		json_object_set_new(vm, "tpl", json_true());
+		vm->tpl = TRUE;
 	if (linked) {
-		json_t *base = json_object();
-		vm_set_str(base, "vm", sim_jstr(src, "id"));
+		vm->base_vm = g_strdup(src->id);
 		if (snap)
-			vm_set_str(base, "snapshot", req->snapshot);
-		json_object_set_new(vm, "base", base);
+			vm->base_snap = g_strdup(req->snapshot);
 	}
 	vm_set_phase(vm, "cloning", now, t1);
 	if (fails)
-		vm_set_int(vm, "gone_at", t1);
-	json_array_append_new(json_object_get(doc, "vms"), vm);
-	task = task_add(doc, req, SIM_OP_CLONE, vm, now, t1, code, msg);
-	vm_set_str(task, "src", sim_jstr(src, "id"));
-	if (t1 > now && sim_jint(src, "src_until") < t1)
-		vm_set_int(src, "src_until", t1);
+		vm->gone_at = t1;
+	sim_model_add_vm(d, vm);
+	task = task_add(d, req, SIM_OP_CLONE, vm, now, t1, code, msg);
+	task->src = g_strdup(src->id);
+	if (t1 > now && src->src_until < t1)
+		src->src_until = t1;
 	req->new_id = g_steal_pointer(&id);
 	return SIM_UPDATE_WRITE;
 }
@@ -711,33 +737,30 @@ sim_vm_clone(pk_conn *c, const char *id, const char *new_name, const char *snaps
 /* ---- delete ---- */
 
 static sim_update_result
-delete_apply(json_t **docp, gint64 now, gpointer data, GError **error)
+delete_apply(sim_model **mp, gint64 now, gpointer data, GError **error)
 {
 	sim_req *req = data;
-	json_t *doc = *docp, *vm, *other;
-	json_t *vms = json_object_get(doc, "vms");
+	sim_model *d = *mp;
+	sim_vm *vm;
 	g_autofree char *msg = NULL;
 	PRL_RESULT code;
 	gboolean fails;
 	gint64 t1;
-	gsize i, index = 0;
+	guint i, index = 0;
 
-	vm = sim_doc_find_vm(doc, req->vm_id, &index);
-	if (!vm) {
-		doc_vm(doc, req->vm_id, error);
+	vm = draft_vm(d, req->vm_id, &index, error);
+	if (!vm)
 		return SIM_UPDATE_ERROR;
-	}
 	if (!vm_check_idle(vm, now, TRUE, error))
 		return SIM_UPDATE_ERROR;
 	if (!vm_is(vm, "stopped")) {
 		sim_set_error(error, PRL_ERR_VM_CANT_DELETE_RUNNING,
-		              "sim: VM '%s' is %s; stop it before deleting it", vm_label(vm),
-		              vm_stable(vm));
+		              "sim: VM '%s' is %s; stop it before deleting it", vm_label(vm), vm->st);
 		return SIM_UPDATE_ERROR;
 	}
-	json_array_foreach(vms, i, other) {
-		if (g_strcmp0(sim_jstr(json_object_get(other, "base"), "vm"), req->vm_id) == 0 &&
-		    !sim_jint(other, "gone_at")) {
+	for (i = 0; i < d->vms->len; i++) {
+		const sim_vm *other = g_ptr_array_index(d->vms, i);
+		if (g_strcmp0(other->base_vm, req->vm_id) == 0 && !other->gone_at) {
 			sim_set_error(error, PRL_ERR_OPERATION_FAILED,
 			              "sim: VM '%s' is the base of linked clone '%s'; delete the linked "
 			              "clones first", vm_label(vm), vm_label(other));
@@ -746,13 +769,13 @@ delete_apply(json_t **docp, gint64 now, gpointer data, GError **error)
 	}
 	fails = req_fails(req, SIM_OP_DELETE, &code, &msg);
 	t1 = now + sim_conn_duration(req->sc, SIM_MS_DELETE);
-	task_add(doc, req, SIM_OP_DELETE, vm, now, t1, code, msg);
+	task_add(d, req, SIM_OP_DELETE, vm, now, t1, code, msg);
 	vm_set_phase(vm, "deleting", now, t1);
 	if (!fails) {
 		if (t1 > now)
-			vm_set_int(vm, "gone_at", t1);
+			vm->gone_at = t1;
 		else
-			json_array_remove(vms, index);
+			sim_model_remove_vm(d, index);
 	}
 	return SIM_UPDATE_WRITE;
 }
@@ -771,40 +794,41 @@ sim_vm_remove(pk_conn *c, const char *id, guint flags, char **task_ref,
 /* ---- edit ---- */
 
 static sim_update_result
-commit_apply(json_t **docp, gint64 now, gpointer data, GError **error)
+commit_apply(sim_model **mp, gint64 now, gpointer data, GError **error)
 {
 	sim_req *req = data;
-	json_t *doc = *docp, *vm;
+	sim_model *d = *mp;
+	sim_vm *vm;
 	const pk_vm_data *o = req->old, *n = req->new_;
 	gboolean ch_name, ch_desc, ch_ram, ch_cpus, ch_tpl;
 	g_autofree char *msg = NULL;
-	g_autofree char *gen = NULL;
+	char gen[24];
 	PRL_RESULT code;
 	gint64 t1;
 
-	vm = doc_vm(doc, req->vm_id, error);
+	vm = draft_vm(d, req->vm_id, NULL, error);
 	if (!vm)
 		return SIM_UPDATE_ERROR;
-	gen = g_strdup_printf("%" G_GINT64_FORMAT, sim_jint(vm, "gen"));
+	g_snprintf(gen, sizeof(gen), "%" G_GINT64_FORMAT, vm->gen);
 	if (o && o->digest && *o->digest && strcmp(o->digest, gen) != 0) {
 		sim_set_error(error, PRL_ERR_VM_CONFIG_WAS_CHANGED,
 		              "sim: VM '%s' was changed since its configuration was read", vm_label(vm));
 		return SIM_UPDATE_ERROR;
 	}
 	/* Without an old copy, compare with what is stored. */
-	ch_name = n->name && g_strcmp0(n->name, o ? o->name : sim_jstr(vm, "name")) != 0;
+	ch_name = n->name && g_strcmp0(n->name, o ? o->name : vm->name) != 0;
 	ch_desc = g_strcmp0(n->description ? n->description : "",
 	                    o ? (o->description ? o->description : "")
-	                      : (sim_jstr(vm, "desc") ? sim_jstr(vm, "desc") : "")) != 0;
-	ch_ram = n->ram_mb != (o ? o->ram_mb : (guint32)sim_jint(vm, "ram"));
-	ch_cpus = n->cpus != (o ? o->cpus : (guint32)sim_jint(vm, "cpus"));
-	ch_tpl = !n->is_template != !(o ? o->is_template : sim_jbool(vm, "tpl"));
+	                      : (vm->desc ? vm->desc : "")) != 0;
+	ch_ram = n->ram_mb != (o ? o->ram_mb : (guint32)vm->ram);
+	ch_cpus = n->cpus != (o ? o->cpus : (guint32)vm->cpus);
+	ch_tpl = !n->is_template != !(o ? o->is_template : vm->tpl);
 	if (!ch_name && !ch_desc && !ch_ram && !ch_cpus && !ch_tpl)
 		return SIM_UPDATE_NONE;
 
 	if (!vm_check_idle(vm, now, TRUE, error))
 		return SIM_UPDATE_ERROR;
-	if (ch_name && !check_new_name(doc, n->name, PRL_ERR_INVALID_PARAM, PRL_ERR_INVALID_PARAM,
+	if (ch_name && !check_new_name(d, n->name, PRL_ERR_INVALID_PARAM, PRL_ERR_INVALID_PARAM,
 	                                 vm, error))
 		return SIM_UPDATE_ERROR;
 	if (ch_desc && n->description && !g_utf8_validate(n->description, -1, NULL)) {
@@ -825,33 +849,33 @@ commit_apply(json_t **docp, gint64 now, gpointer data, GError **error)
 	if ((ch_ram || ch_cpus) && !vm_is(vm, "stopped")) {
 		sim_set_error(error, PRL_ERR_DISP_VM_IS_NOT_STOPPED,
 		              "sim: VM '%s' is %s; memory and CPUs change only while it is stopped",
-		              vm_label(vm), vm_stable(vm));
+		              vm_label(vm), vm->st);
 		return SIM_UPDATE_ERROR;
 	}
 	if (ch_tpl && n->is_template && !vm_is(vm, "stopped")) {
 		sim_set_error(error, PRL_ERR_VM_EDIT_UNABLE_CONVERT_TO_TEMPLATE,
 		              "sim: VM '%s' is %s; only a stopped VM can become a template",
-		              vm_label(vm), vm_stable(vm));
+		              vm_label(vm), vm->st);
 		return SIM_UPDATE_ERROR;
 	}
 
 	t1 = now + sim_conn_duration(req->sc, ch_tpl ? SIM_MS_CONVERT : SIM_MS_EDIT);
 	if (req_fails(req, SIM_OP_EDIT, &code, &msg)) {
-		task_add(doc, req, SIM_OP_EDIT, vm, now, t1, code, msg);
+		task_add(d, req, SIM_OP_EDIT, vm, now, t1, code, msg);
 		return SIM_UPDATE_WRITE;
 	}
 	if (ch_name)
-		vm_set_str(vm, "name", n->name);
+		sim_str_set(&vm->name, n->name);
 	if (ch_desc)
-		vm_set_str(vm, "desc", n->description ? n->description : "");
+		sim_str_set(&vm->desc, n->description && *n->description ? n->description : NULL);
 	if (ch_ram)
-		vm_set_int(vm, "ram", n->ram_mb);
+		vm->ram = n->ram_mb;
 	if (ch_cpus)
-		vm_set_int(vm, "cpus", n->cpus);
+		vm->cpus = n->cpus;
 	if (ch_tpl)
-		json_object_set_new(vm, "tpl", json_boolean(n->is_template));
-	vm_bump_gen(vm);
-	task_add(doc, req, SIM_OP_EDIT, vm, now, t1, PRL_ERR_SUCCESS, NULL);
+		vm->tpl = n->is_template != 0;
+	vm->gen++;
+	task_add(d, req, SIM_OP_EDIT, vm, now, t1, PRL_ERR_SUCCESS, NULL);
 	return SIM_UPDATE_WRITE;
 }
 
@@ -878,7 +902,7 @@ static gboolean
 sim_vm_list(pk_conn *c, guint flags, GPtrArray **out, GCancellable *cancel, GError **error)
 {
 	sim_conn *sc = sim_conn_of(c);
-	g_autoptr(sim_view) view = NULL;
+	g_autoptr(sim_model) view = NULL;
 	GPtrArray *arr;
 	gint64 now;
 	guint i;
@@ -892,7 +916,7 @@ sim_vm_list(pk_conn *c, guint flags, GPtrArray **out, GCancellable *cancel, GErr
 	now = pk_time_wall_ms();
 	arr = g_ptr_array_new_full(view->vms->len, (GDestroyNotify)pk_vm_data_free);
 	for (i = 0; i < view->vms->len; i++) {
-		pk_vm_data *d = sim_vm_output(g_ptr_array_index(view->vms, i), now, flags);
+		pk_vm_data *d = sim_vm_output(g_ptr_array_index(view->vms, i), sc->dir, now, flags);
 		if (d)
 			g_ptr_array_add(arr, d);
 	}
@@ -900,10 +924,10 @@ sim_vm_list(pk_conn *c, guint flags, GPtrArray **out, GCancellable *cancel, GErr
 	return TRUE;
 }
 
-static const sim_vm_view *
-view_vm(sim_view *view, const char *id, gint64 now, GError **error)
+static const sim_vm *
+view_vm(sim_model *view, const char *id, gint64 now, GError **error)
 {
-	const sim_vm_view *v = id ? g_hash_table_lookup(view->by_id, id) : NULL;
+	const sim_vm *v = sim_model_lookup(view, id);
 
 	if (!v || !sim_vm_eval(v, now, NULL, NULL)) {
 		sim_set_error(error, PRL_ERR_VM_UUID_NOT_FOUND, "sim: VM '%s' not found",
@@ -918,8 +942,8 @@ sim_vm_get(pk_conn *c, const char *id, guint flags, pk_vm_data **out, GCancellab
            GError **error)
 {
 	sim_conn *sc = sim_conn_of(c);
-	g_autoptr(sim_view) view = NULL;
-	const sim_vm_view *v;
+	g_autoptr(sim_model) view = NULL;
+	const sim_vm *v;
 	gint64 now;
 
 	if (!sim_conn_fail_check(sc, SIM_OP_GET, id, error))
@@ -931,7 +955,7 @@ sim_vm_get(pk_conn *c, const char *id, guint flags, pk_vm_data **out, GCancellab
 	v = view_vm(view, id, now, error);
 	if (!v)
 		return FALSE;
-	*out = sim_vm_output(v, now, flags);
+	*out = sim_vm_output(v, sc->dir, now, flags);
 	return TRUE;
 }
 
@@ -951,8 +975,8 @@ sim_vm_statistics(pk_conn *c, const char *id, pk_stats_data **out, GCancellable 
                   GError **error)
 {
 	sim_conn *sc = sim_conn_of(c);
-	g_autoptr(sim_view) view = NULL;
-	const sim_vm_view *v;
+	g_autoptr(sim_model) view = NULL;
+	const sim_vm *v;
 	VIRTUAL_MACHINE_STATE state;
 	pk_stats_data *s;
 	guint32 h, i;
@@ -970,13 +994,13 @@ sim_vm_statistics(pk_conn *c, const char *id, pk_stats_data **out, GCancellable 
 		return FALSE;
 	sim_vm_eval(v, now, &state, NULL);
 	up = state == VMS_RUNNING || state == VMS_PAUSED;
-	h = g_str_hash(v->data->id);
+	h = g_str_hash(v->id);
 	s = g_new0(pk_stats_data, 1);
-	s->ram_total = (guint64)v->data->ram_mb * 1024 * 1024;
+	s->ram_total = (guint64)(guint32)v->ram * 1024 * 1024;
 	s->ram_used = up ? s->ram_total / 100 * (30 + mix32(h, 0xffff) % 50) : 0;
 	s->ram_free = s->ram_total - s->ram_used;
 	s->cpu_usage = g_array_new(FALSE, TRUE, sizeof(guint32));
-	for (i = 0; i < v->data->cpus; i++) {
+	for (i = 0; i < (guint32)v->cpus; i++) {
 		guint32 pct = state == VMS_RUNNING ? 2 + mix32(h, i) % 60 : 0;
 		g_array_append_val(s->cpu_usage, pct);
 	}
@@ -997,27 +1021,22 @@ const pk_vm_ops sim_vm_ops = {
 /* ---- snapshots ---- */
 
 void
-sim_vm_snapshot_add(json_t *vm, const char *name, const char *description, gint64 now)
+sim_vm_snapshot_add(sim_vm *vm, const char *name, const char *description, gint64 now)
 {
-	json_t *snaps = json_object_get(vm, "snaps");
-	json_t *snap = json_object();
-	const char *cur = sim_jstr(vm, "cur");
+	sim_snap *s = sim_snap_new();
 
-	if (!json_is_array(snaps)) {
-		snaps = json_array();
-		json_object_set_new(vm, "snaps", snaps);
-	}
-	vm_set_str(snap, "name", name);
-	vm_set_str(snap, "desc", description ? description : "");
-	if (cur)
-		vm_set_str(snap, "parent", cur);
-	vm_set_int(snap, "created", now / 1000);
-	vm_set_str(snap, "st", vm_stable(vm) ? vm_stable(vm) : "stopped");
-	vm_set_int(snap, "ram", sim_jint(vm, "ram"));
-	vm_set_int(snap, "cpus", sim_jint(vm, "cpus"));
-	vm_set_str(snap, "vdesc", sim_jstr(vm, "desc") ? sim_jstr(vm, "desc") : "");
-	json_array_append_new(snaps, snap);
-	vm_set_str(vm, "cur", name);
+	if (!vm->snaps)
+		vm->snaps = g_ptr_array_new_with_free_func((GDestroyNotify)sim_snap_free);
+	s->name = g_strdup(name);
+	s->desc = description && *description ? g_strdup(description) : NULL;
+	s->parent = g_strdup(vm->cur);
+	s->created = now / 1000;
+	s->st = vm->st;
+	s->ram = vm->ram;
+	s->cpus = vm->cpus;
+	s->vdesc = g_strdup(vm->desc);
+	g_ptr_array_add(vm->snaps, s);
+	sim_str_set(&vm->cur, name);
 }
 
 static gboolean
@@ -1033,49 +1052,43 @@ name_in(GPtrArray *names, const char *name)
 /* Remove a snapshot (and its subtree with children=TRUE; otherwise its children move up to
  * its parent); the current marker moves to the nearest surviving ancestor. */
 static void
-vm_snapshot_remove(json_t *vm, const char *name, gboolean children)
+vm_snapshot_remove(sim_vm *vm, const char *name, gboolean children)
 {
-	json_t *snaps = json_object_get(vm, "snaps");
-	json_t *snap = vm_find_snapshot(vm, name, NULL);
-	g_autofree char *parent = g_strdup(sim_jstr(snap, "parent"));
+	sim_snap *snap = sim_vm_find_snap(vm, name, NULL);
+	g_autofree char *parent = g_strdup(snap ? snap->parent : NULL);
+	g_autofree char *gone_name = g_strdup(name);
 	g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func(g_free);
 	gboolean grew = TRUE;
-	gsize i;
+	guint i;
 
+	if (!vm->snaps)
+		return;
 	g_ptr_array_add(gone, g_strdup(name));
 	while (children && grew) {
 		grew = FALSE;
-		json_array_foreach(snaps, i, snap) {
-			const char *n = sim_jstr(snap, "name");
-			if (name_in(gone, sim_jstr(snap, "parent")) && !name_in(gone, n)) {
-				g_ptr_array_add(gone, g_strdup(n));
+		for (i = 0; i < vm->snaps->len; i++) {
+			const sim_snap *s = g_ptr_array_index(vm->snaps, i);
+			if (name_in(gone, s->parent) && !name_in(gone, s->name)) {
+				g_ptr_array_add(gone, g_strdup(s->name));
 				grew = TRUE;
 			}
 		}
 	}
 	i = 0;
-	while (i < json_array_size(snaps)) {
-		snap = json_array_get(snaps, i);
-		if (name_in(gone, sim_jstr(snap, "name"))) {
-			json_array_remove(snaps, i);
+	while (i < vm->snaps->len) {
+		sim_snap *s = g_ptr_array_index(vm->snaps, i);
+		if (name_in(gone, s->name)) {
+			g_ptr_array_remove_index(vm->snaps, i);
 			continue;
 		}
-		if (g_strcmp0(sim_jstr(snap, "parent"), name) == 0) {
-			if (parent)
-				vm_set_str(snap, "parent", parent);
-			else
-				json_object_del(snap, "parent");
-		}
+		if (g_strcmp0(s->parent, gone_name) == 0)
+			sim_str_set(&s->parent, parent);
 		i++;
 	}
-	if (name_in(gone, sim_jstr(vm, "cur"))) {
-		if (parent)
-			vm_set_str(vm, "cur", parent);
-		else
-			json_object_del(vm, "cur");
-	}
-	if (json_array_size(snaps) == 0)
-		json_object_del(vm, "snaps");
+	if (name_in(gone, vm->cur))
+		sim_str_set(&vm->cur, parent);
+	if (vm->snaps->len == 0)
+		g_clear_pointer(&vm->snaps, g_ptr_array_unref);
 }
 
 static gboolean
@@ -1091,19 +1104,20 @@ check_snapshot_name(const char *name, GError **error)
 }
 
 static sim_update_result
-snap_create_apply(json_t **docp, gint64 now, gpointer data, GError **error)
+snap_create_apply(sim_model **mp, gint64 now, gpointer data, GError **error)
 {
 	sim_req *req = data;
-	json_t *doc = *docp, *vm;
+	sim_model *d = *mp;
+	sim_vm *vm;
 	g_autofree char *msg = NULL;
 	PRL_RESULT code;
 	gboolean exists;
 	gint64 t1;
 
-	vm = doc_vm(doc, req->vm_id, error);
+	vm = draft_vm(d, req->vm_id, NULL, error);
 	if (!vm || !vm_check_idle(vm, now, TRUE, error))
 		return SIM_UPDATE_ERROR;
-	exists = vm_find_snapshot(vm, req->name, NULL) != NULL;
+	exists = sim_vm_find_snap(vm, req->name, NULL) != NULL;
 	if (exists && !(req->flags & PK_SNAP_REPLACE)) {
 		sim_set_error(error, PRL_ERR_ENTRY_ALREADY_EXISTS,
 		              "sim: VM '%s' already has a snapshot '%s'", vm_label(vm), req->name);
@@ -1111,13 +1125,13 @@ snap_create_apply(json_t **docp, gint64 now, gpointer data, GError **error)
 	}
 	t1 = now + sim_conn_duration(req->sc, SIM_MS_SNAP_CREATE + (exists ? SIM_MS_SNAP_DELETE : 0));
 	if (req_fails(req, SIM_OP_SNAP_CREATE, &code, &msg)) {
-		task_add(doc, req, SIM_OP_SNAP_CREATE, vm, now, t1, code, msg);
+		task_add(d, req, SIM_OP_SNAP_CREATE, vm, now, t1, code, msg);
 		return SIM_UPDATE_WRITE;
 	}
 	if (exists)
 		vm_snapshot_remove(vm, req->name, FALSE);
 	sim_vm_snapshot_add(vm, req->name, req->description, now);
-	task_add(doc, req, SIM_OP_SNAP_CREATE, vm, now, t1, PRL_ERR_SUCCESS, NULL);
+	task_add(d, req, SIM_OP_SNAP_CREATE, vm, now, t1, PRL_ERR_SUCCESS, NULL);
 	return SIM_UPDATE_WRITE;
 }
 
@@ -1139,18 +1153,19 @@ sim_snap_create(pk_conn *c, const char *vm_id, const char *name, const char *des
 }
 
 static sim_update_result
-snap_delete_apply(json_t **docp, gint64 now, gpointer data, GError **error)
+snap_delete_apply(sim_model **mp, gint64 now, gpointer data, GError **error)
 {
 	sim_req *req = data;
-	json_t *doc = *docp, *vm;
+	sim_model *d = *mp;
+	sim_vm *vm;
 	g_autofree char *msg = NULL;
 	PRL_RESULT code;
 	gint64 t1;
 
-	vm = doc_vm(doc, req->vm_id, error);
+	vm = draft_vm(d, req->vm_id, NULL, error);
 	if (!vm)
 		return SIM_UPDATE_ERROR;
-	if (!vm_find_snapshot(vm, req->name, NULL)) {
+	if (!sim_vm_find_snap(vm, req->name, NULL)) {
 		if (req->flags & PK_SNAP_MISSING_OK)
 			return SIM_UPDATE_NONE;
 		sim_set_error(error, PRL_ERR_VM_SNAPSHOT_NOT_FOUND,
@@ -1161,11 +1176,11 @@ snap_delete_apply(json_t **docp, gint64 now, gpointer data, GError **error)
 		return SIM_UPDATE_ERROR;
 	t1 = now + sim_conn_duration(req->sc, SIM_MS_SNAP_DELETE);
 	if (req_fails(req, SIM_OP_SNAP_DELETE, &code, &msg)) {
-		task_add(doc, req, SIM_OP_SNAP_DELETE, vm, now, t1, code, msg);
+		task_add(d, req, SIM_OP_SNAP_DELETE, vm, now, t1, code, msg);
 		return SIM_UPDATE_WRITE;
 	}
 	vm_snapshot_remove(vm, req->name, (req->flags & PK_SNAP_WITH_CHILDREN) != 0);
-	task_add(doc, req, SIM_OP_SNAP_DELETE, vm, now, t1, PRL_ERR_SUCCESS, NULL);
+	task_add(d, req, SIM_OP_SNAP_DELETE, vm, now, t1, PRL_ERR_SUCCESS, NULL);
 	return SIM_UPDATE_WRITE;
 }
 
@@ -1187,19 +1202,22 @@ sim_snap_remove(pk_conn *c, const char *vm_id, const char *name, guint flags,
 }
 
 static sim_update_result
-snap_revert_apply(json_t **docp, gint64 now, gpointer data, GError **error)
+snap_revert_apply(sim_model **mp, gint64 now, gpointer data, GError **error)
 {
 	sim_req *req = data;
-	json_t *doc = *docp, *vm, *snap, *task;
+	sim_model *d = *mp;
+	sim_vm *vm;
+	const sim_snap *snap;
+	sim_task *task;
 	g_autofree char *msg = NULL;
 	const char *to;
 	PRL_RESULT code;
 	gint64 t1;
 
-	vm = doc_vm(doc, req->vm_id, error);
+	vm = draft_vm(d, req->vm_id, NULL, error);
 	if (!vm)
 		return SIM_UPDATE_ERROR;
-	snap = vm_find_snapshot(vm, req->name, NULL);
+	snap = sim_vm_find_snap(vm, req->name, NULL);
 	if (!snap) {
 		sim_set_error(error, PRL_ERR_VM_SNAPSHOT_NOT_FOUND,
 		              "sim: VM '%s' has no snapshot '%s'", vm_label(vm), req->name);
@@ -1209,27 +1227,27 @@ snap_revert_apply(json_t **docp, gint64 now, gpointer data, GError **error)
 		return SIM_UPDATE_ERROR;
 	t1 = now + sim_conn_duration(req->sc, SIM_MS_SNAP_REVERT);
 	if (req_fails(req, SIM_OP_SNAP_REVERT, &code, &msg)) {
-		task_add(doc, req, SIM_OP_SNAP_REVERT, vm, now, t1, code, msg);
+		task_add(d, req, SIM_OP_SNAP_REVERT, vm, now, t1, code, msg);
 		return SIM_UPDATE_WRITE;
 	}
-	task = task_add(doc, req, SIM_OP_SNAP_REVERT, vm, now, t1, PRL_ERR_SUCCESS, NULL);
-	vm_set_str(task, "from", vm_stable(vm));
+	task = task_add(d, req, SIM_OP_SNAP_REVERT, vm, now, t1, PRL_ERR_SUCCESS, NULL);
+	task->from = vm->st;
 	/* A snapshot of a running (or paused) VM holds its memory: it comes back running. */
-	to = sim_word_intern(sim_jstr(snap, "st")) ? sim_jstr(snap, "st") : "stopped";
-	if (sim_jbool(vm, "tpl"))
+	to = snap->st ? snap->st : "stopped";
+	if (vm->tpl)
 		to = "stopped";
-	vm_set_int(vm, "ram", sim_jint(snap, "ram"));
-	vm_set_int(vm, "cpus", sim_jint(snap, "cpus"));
-	vm_set_str(vm, "desc", sim_jstr(snap, "vdesc") ? sim_jstr(snap, "vdesc") : "");
-	vm_set_str(vm, "cur", req->name);
-	vm_set_str(vm, "st", to);
-	vm_bump_gen(vm);
+	vm->ram = snap->ram;
+	vm->cpus = snap->cpus;
+	sim_str_set(&vm->desc, snap->vdesc);
+	sim_str_set(&vm->cur, req->name);
+	vm->st = to;
+	vm->gen++;
 	if (strcmp(to, "running") == 0 || strcmp(to, "paused") == 0)
 		vm_set_phase(vm, "restoring", now, t1);
 	if (strcmp(to, "running") == 0)
-		vm_set_int(vm, "ip_at", t1 + sim_conn_duration(req->sc, SIM_MS_IP_AFTER_RESUME));
+		vm_set_ip_at(vm, t1 + sim_conn_duration(req->sc, SIM_MS_IP_AFTER_RESUME));
 	else
-		json_object_del(vm, "ip_at");
+		vm_clear_ip_at(vm);
 	return SIM_UPDATE_WRITE;
 }
 
@@ -1253,10 +1271,10 @@ sim_snap_list(pk_conn *c, const char *vm_id, GPtrArray **out, GCancellable *canc
               GError **error)
 {
 	sim_conn *sc = sim_conn_of(c);
-	g_autoptr(sim_view) view = NULL;
-	const sim_vm_view *v;
+	g_autoptr(sim_model) view = NULL;
+	const sim_vm *v;
 	GPtrArray *arr;
-	guint i;
+	guint i, n;
 
 	if (!sim_conn_fail_check(sc, SIM_OP_GET, vm_id, error))
 		return FALSE;
@@ -1266,15 +1284,16 @@ sim_snap_list(pk_conn *c, const char *vm_id, GPtrArray **out, GCancellable *canc
 	v = view_vm(view, vm_id, pk_time_wall_ms(), error);
 	if (!v)
 		return FALSE;
-	arr = g_ptr_array_new_full(v->snapshots->len, (GDestroyNotify)pk_snapshot_data_free);
-	for (i = 0; i < v->snapshots->len; i++) {
-		const pk_snapshot_data *s = g_ptr_array_index(v->snapshots, i);
+	n = v->snaps ? v->snaps->len : 0;
+	arr = g_ptr_array_new_full(n, (GDestroyNotify)pk_snapshot_data_free);
+	for (i = 0; i < n; i++) {
+		const sim_snap *s = g_ptr_array_index(v->snaps, i);
 		pk_snapshot_data *d = g_new0(pk_snapshot_data, 1);
 		d->name = g_strdup(s->name);
-		d->description = g_strdup(s->description);
+		d->description = g_strdup(s->desc ? s->desc : "");
 		d->parent = g_strdup(s->parent);
 		d->created = s->created;
-		d->current = s->current;
+		d->current = v->cur && strcmp(v->cur, s->name) == 0;
 		g_ptr_array_add(arr, d);
 	}
 	*out = arr;
@@ -1313,8 +1332,8 @@ sim_task_status(pk_conn *c, const char *task_ref, pk_task_status *out, GCancella
                 GError **error)
 {
 	sim_conn *sc = sim_conn_of(c);
-	g_autoptr(sim_view) view = NULL;
-	const sim_task_view *t;
+	g_autoptr(sim_model) view = NULL;
+	const sim_task *t;
 	gint64 now;
 
 	if (!task_ref_valid(task_ref))
@@ -1334,7 +1353,7 @@ sim_task_status(pk_conn *c, const char *task_ref, pk_task_status *out, GCancella
 		out->code = t->code;
 		out->progress = 100;
 		if (t->code != PRL_ERR_SUCCESS)
-			out->message = g_strdup(t->message ? t->message : "sim: the task failed");
+			out->message = g_strdup(t->msg ? t->msg : "sim: the task failed");
 	} else {
 		out->code = PRL_ERR_SUCCESS;
 		out->progress = (guint)CLAMP((now - t->t0) * 100 / MAX(t->t1 - t->t0, 1), 0, 99);
@@ -1349,62 +1368,55 @@ typedef struct {
 } cancel_req;
 
 static sim_update_result
-cancel_apply(json_t **docp, gint64 now, gpointer data, GError **error)
+cancel_apply(sim_model **mp, gint64 now, gpointer data, GError **error)
 {
 	cancel_req *req = data;
-	json_t *doc = *docp;
-	json_t *task = doc ? json_object_get(json_object_get(doc, "tasks"), req->ref) : NULL;
-	json_t *vm;
-	sim_op op;
-	gsize i;
+	sim_model *d = *mp;
+	sim_task *task = d ? sim_model_task_mut(d, req->ref) : NULL;
+	sim_vm *vm;
+	guint i = 0;
 
 	if (!task) {
 		task_not_found(req->ref, error);
 		return SIM_UPDATE_ERROR;
 	}
-	if (sim_jint(task, "t1") <= now)
+	if (task->t1 <= now)
 		return SIM_UPDATE_NONE;  /* already over: nothing to stop */
-	op = sim_op_from_name(sim_jstr(task, "op"));
-	vm = sim_doc_find_vm(doc, sim_jstr(task, "vm"), &i);
-	switch (op) {
+	vm = task->vm ? sim_model_vm_mut_by_id(d, task->vm, &i) : NULL;
+	switch (task->op) {
 	case SIM_OP_START: case SIM_OP_STOP: case SIM_OP_KILL: case SIM_OP_RESET:
 	case SIM_OP_RESTART: case SIM_OP_PAUSE: case SIM_OP_SUSPEND: case SIM_OP_RESUME:
-		if (vm && sim_word_intern(sim_jstr(task, "from"))) {
-			vm_set_str(vm, "st", sim_jstr(task, "from"));
-			json_object_del(vm, "via");
-			json_object_del(vm, "until");
-			if (json_object_get(task, "ip_from"))
-				vm_set_int(vm, "ip_at", sim_jint(task, "ip_from"));
+		if (vm && task->from) {
+			vm->st = task->from;
+			vm_set_phase(vm, NULL, now, 0);
+			if (task->has_ip_from)
+				vm_set_ip_at(vm, task->ip_from);
 			else
-				json_object_del(vm, "ip_at");
+				vm_clear_ip_at(vm);
 		}
 		break;
 	case SIM_OP_CLONE:
 		if (vm)
-			json_array_remove(json_object_get(doc, "vms"), i);
+			sim_model_remove_vm(d, i);
 		vm = NULL;
 		break;
 	case SIM_OP_DELETE:
 		if (vm) {
-			json_object_del(vm, "gone_at");
-			json_object_del(vm, "via");
-			json_object_del(vm, "until");
+			vm->gone_at = 0;
+			vm_set_phase(vm, NULL, now, 0);
 		}
 		break;
 	default:
 		sim_set_error(error, PRL_ERR_INVALID_ACTION_REQUESTED,
 		              "sim: a %s task cannot be cancelled once started",
-		              sim_op_name(op));
+		              sim_op_name(task->op));
 		return SIM_UPDATE_ERROR;
 	}
-	if (vm && g_strcmp0(sim_jstr(vm, "busy"), req->ref) == 0) {
-		json_object_del(vm, "busy");
-		json_object_del(vm, "busy_until");
-		json_object_del(vm, "busy_op");
-	}
-	vm_set_int(task, "t1", now);
-	vm_set_int(task, "code", PRL_ERR_OPERATION_WAS_CANCELED);
-	vm_set_str(task, "msg", "sim: the task was cancelled");
+	if (vm && g_strcmp0(vm->busy, req->ref) == 0)
+		vm_clear_busy(vm);
+	task->t1 = now;
+	task->code = PRL_ERR_OPERATION_WAS_CANCELED;
+	sim_str_set(&task->msg, "sim: the task was cancelled");
 	return SIM_UPDATE_WRITE;
 }
 
@@ -1459,7 +1471,7 @@ static gboolean
 sim_host_statistics(pk_conn *c, pk_stats_data **out, GCancellable *cancel, GError **error)
 {
 	sim_conn *sc = sim_conn_of(c);
-	g_autoptr(sim_view) view = NULL;
+	g_autoptr(sim_model) view = NULL;
 	pk_stats_data *s;
 	guint64 used_mb;
 	guint i;

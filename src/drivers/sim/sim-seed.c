@@ -95,27 +95,41 @@ sim_uuid_for_name(const char *seed_name, const char *vm_name)
 }
 
 static gint64
-doc_counter_next(json_t *doc, const char *key)
+counter_next(gint64 *counter)
 {
-	gint64 n = sim_jint(doc, key);
-	if (n < 1)
-		n = 1;
-	json_object_set_new(doc, key, json_integer(n + 1));
+	gint64 n = *counter < 1 ? 1 : *counter;
+	*counter = n + 1;
 	return n;
 }
 
 char *
-sim_doc_alloc_mac(json_t *doc)
+sim_model_alloc_mac(sim_model *d)
 {
-	gint64 n = doc_counter_next(doc, "next_mac") & 0xffffff;
+	gint64 n = counter_next(&d->next_mac) & 0xffffff;
 	return g_strdup_printf("52:54:00:%02X:%02X:%02X", (guint)(n >> 16) & 0xff,
 	                       (guint)(n >> 8) & 0xff, (guint)n & 0xff);
 }
 
 gint64
-sim_doc_alloc_ip(json_t *doc)
+sim_model_alloc_ip(sim_model *d)
 {
-	return doc_counter_next(doc, "next_ip");
+	return counter_next(&d->next_ip);
+}
+
+/* Appends v in base 10 or 16; the address formats run for every running VM of a list. */
+static char *
+put_num(char *p, guint v, guint base)
+{
+	char tmp[12];
+	int n = 0;
+
+	do {
+		tmp[n++] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
 }
 
 char *
@@ -123,83 +137,102 @@ sim_ip4_format(gint64 n)
 {
 	/* 10.64.0.1 upwards, never .0 or .255 in the last octet. */
 	guint64 u = (guint64)n;
-	return g_strdup_printf("10.%u.%u.%u", (guint)(64 + (u / (254 * 256)) % 64),
-	                       (guint)((u / 254) % 256), (guint)(u % 254 + 1));
+	char buf[16], *p = buf;
+
+	*p++ = '1';
+	*p++ = '0';
+	*p++ = '.';
+	p = put_num(p, (guint)(64 + (u / (254 * 256)) % 64), 10);
+	*p++ = '.';
+	p = put_num(p, (guint)((u / 254) % 256), 10);
+	*p++ = '.';
+	p = put_num(p, (guint)(u % 254 + 1), 10);
+	*p = '\0';
+	return g_strdup(buf);
 }
 
 char *
 sim_ip6_format(gint64 n)
 {
 	guint64 u = (guint64)n;
-	if (u >> 16)
-		return g_strdup_printf("fd00:5107::%x:%x", (guint)(u >> 16) & 0xffff,
-		                       (guint)u & 0xffff);
-	return g_strdup_printf("fd00:5107::%x", (guint)u);
+	char buf[32], *p = buf;
+
+	memcpy(p, "fd00:5107::", 11);
+	p += 11;
+	if (u >> 16) {
+		p = put_num(p, (guint)(u >> 16) & 0xffff, 16);
+		*p++ = ':';
+	}
+	p = put_num(p, (guint)u & 0xffff, 16);
+	*p = '\0';
+	return g_strdup(buf);
 }
 
 /* ---- VMs ---- */
 
-json_t *
-sim_vm_json_new(json_t *doc, const char *id, const char *name, const char *os_word,
-                gint64 now)
+sim_vm *
+sim_vm_create(sim_model *d, const char *id, const char *name, const char *os_word,
+              gint64 now)
 {
 	const sim_os *os = sim_os_lookup(os_word);
-	json_t *vm = json_object();
-	g_autofree char *mac = sim_doc_alloc_mac(doc);
+	sim_vm *vm = sim_vm_new();
 
-	json_object_set_new(vm, "id", json_string(id));
-	json_object_set_new(vm, "name", json_string(name));
-	json_object_set_new(vm, "desc", json_string(""));
-	json_object_set_new(vm, "os", json_string(os->word));
-	json_object_set_new(vm, "ost", json_integer(os->type));
-	json_object_set_new(vm, "osv", json_integer(os->version));
-	json_object_set_new(vm, "ram", json_integer(os->ram_mb));
-	json_object_set_new(vm, "cpus", json_integer(os->cpus));
-	json_object_set_new(vm, "disk_mb", json_integer(os->disk_mb));
-	json_object_set_new(vm, "mac", json_string(mac));
-	json_object_set_new(vm, "net", json_string("sim-shared"));
-	json_object_set_new(vm, "ipn", json_integer(sim_doc_alloc_ip(doc)));
-	json_object_set_new(vm, "st", json_string("stopped"));
-	json_object_set_new(vm, "gen", json_integer(1));
-	json_object_set_new(vm, "created", json_integer(now / 1000));
+	vm->id = g_strdup(id);
+	vm->id_hash = sim_id_hash(id);
+	vm->name = g_strdup(name);
+	vm->os = g_intern_static_string(os->word);
+	vm->ost = os->type;
+	vm->osv = os->version;
+	vm->ram = os->ram_mb;
+	vm->cpus = os->cpus;
+	vm->disk_mb = os->disk_mb;
+	vm->mac = sim_model_alloc_mac(d);
+	vm->net = g_intern_static_string("sim-shared");
+	vm->has_ipn = TRUE;
+	vm->ipn = sim_model_alloc_ip(d);
+	vm->st = "stopped";
+	vm->gen = 1;
+	vm->created = now / 1000;
 	return vm;
 }
 
-static json_t *
-seed_vm(json_t *doc, const char *seed_name, const char *name, const char *os,
+static sim_vm *
+seed_vm(sim_model *d, const char *seed_name, const char *name, const char *os,
         const char *desc, const char *state, gint64 now)
 {
 	g_autofree char *id = sim_uuid_for_name(seed_name, name);
-	json_t *vm = sim_vm_json_new(doc, id, name, os, now);
+	sim_vm *vm = sim_vm_create(d, id, name, os, now);
 
-	json_object_set_new(vm, "desc", json_string(desc));
-	json_object_set_new(vm, "st", json_string(state));
-	if (strcmp(state, "running") == 0)
-		json_object_set_new(vm, "ip_at", json_integer(now));
-	json_array_append_new(json_object_get(doc, "vms"), vm);
+	vm->desc = *desc ? g_strdup(desc) : NULL;
+	vm->st = sim_word_intern(state);
+	if (strcmp(state, "running") == 0) {
+		vm->has_ip_at = TRUE;
+		vm->ip_at = now;
+	}
+	sim_model_add_vm(d, vm);
 	return vm;
 }
 
 static void
-seed_default(json_t *doc, gint64 now)
+seed_default(sim_model *d, gint64 now)
 {
-	json_t *gold;
+	sim_vm *gold;
 
-	gold = seed_vm(doc, "default", "win11-gold", "win11",
+	gold = seed_vm(d, "default", "win11-gold", "win11",
 	               "Windows 11 golden image for RAS hosts", "stopped", now);
-	json_object_set_new(gold, "tpl", json_true());
+	gold->tpl = TRUE;
 	sim_vm_snapshot_add(gold, "RAS_TEMPLATE_VERSION_1", "RAS template version 1", now);
 
-	seed_vm(doc, "default", "rds-host-01", "win2022", "RDS session host", "running", now);
-	seed_vm(doc, "default", "rds-host-02", "win2022", "RDS session host", "running", now);
-	seed_vm(doc, "default", "ubuntu-app-01", "ubuntu", "Line-of-business web app", "running",
+	seed_vm(d, "default", "rds-host-01", "win2022", "RDS session host", "running", now);
+	seed_vm(d, "default", "rds-host-02", "win2022", "RDS session host", "running", now);
+	seed_vm(d, "default", "ubuntu-app-01", "ubuntu", "Line-of-business web app", "running",
 	        now);
-	seed_vm(doc, "default", "win10-legacy", "win10", "Legacy desktop", "stopped", now);
-	seed_vm(doc, "default", "debian-build", "debian", "Build machine", "stopped", now);
+	seed_vm(d, "default", "win10-legacy", "win10", "Legacy desktop", "stopped", now);
+	seed_vm(d, "default", "debian-build", "debian", "Build machine", "stopped", now);
 }
 
 static void
-seed_generated(json_t *doc, const char *seed_name, guint count, gint64 now)
+seed_generated(sim_model *d, const char *seed_name, guint count, gint64 now)
 {
 	static const char *const oses[] = { "win11", "win2022", "ubuntu", "debian" };
 	guint i;
@@ -207,28 +240,23 @@ seed_generated(json_t *doc, const char *seed_name, guint count, gint64 now)
 	for (i = 1; i <= count; i++) {
 		char name[32];
 		g_snprintf(name, sizeof(name), "sim-vm-%05u", i);
-		seed_vm(doc, seed_name, name, oses[i % G_N_ELEMENTS(oses)], "",
+		seed_vm(d, seed_name, name, oses[i % G_N_ELEMENTS(oses)], "",
 		        i % 4 == 1 ? "running" : "stopped", now);
 	}
 }
 
-json_t *
+sim_model *
 sim_seed_build(const sim_seed *seed, const char *instance, gint64 now)
 {
-	json_t *doc = json_object();
-	g_autofree char *spec = g_strdup_printf("%s+%u", seed->base, seed->extra);
+	sim_model *d = sim_model_new();
 
-	json_object_set_new(doc, "format", json_string(SIM_FORMAT));
-	json_object_set_new(doc, "version", json_integer(SIM_FORMAT_VERSION));
-	json_object_set_new(doc, "instance", json_string(instance));
-	json_object_set_new(doc, "seed", json_string(spec));
-	json_object_set_new(doc, "created", json_integer(now));
-	json_object_set_new(doc, "next_mac", json_integer(1));
-	json_object_set_new(doc, "next_ip", json_integer(1));
-	json_object_set_new(doc, "vms", json_array());
-	json_object_set_new(doc, "tasks", json_object());
+	d->instance = g_strdup(instance);
+	d->seed = g_strdup_printf("%s+%u", seed->base, seed->extra);
+	d->created = now;
+	d->next_mac = 1;
+	d->next_ip = 1;
 	if (strcmp(seed->base, "default") == 0)
-		seed_default(doc, now);
-	seed_generated(doc, seed->base, seed->extra, now);
-	return doc;
+		seed_default(d, now);
+	seed_generated(d, seed->base, seed->extra, now);
+	return d;
 }

@@ -1,5 +1,5 @@
-/* The sim state directory: loading, validating, caching and crash-safe writing of the one
- * JSON document, and the read-only views built from it.
+/* The sim state directory: loading, caching and crash-safe writing of the one JSON
+ * document (its in-memory form and the JSON conversion are in sim-model.c).
  *
  * Crash safety: a writer serializes the whole document into <dir>/state.json.tmp and
  * renames it over state.json, so a reader (or a process killed at any instant) only ever
@@ -7,11 +7,12 @@
  * the whole read-modify-write, on a descriptor of their own, so writers in other processes
  * and in other threads of this one never lose each other's updates.
  *
- * Cache: per process and directory, the parsed document and a view built from it are kept
- * while stat(state.json) gives the same (dev, inode, size, mtime). Writers make that
- * identity change on every generation: a new file (new inode while the old still exists)
- * whose mtime is forced strictly above the previous one, so even a reused inode with the
- * same size within one timestamp tick cannot look unchanged. */
+ * Cache: per process and directory, the parsed document (an immutable model that readers
+ * share by reference) is kept while stat(state.json) gives the same (dev, inode, size,
+ * mtime); a writer starts from it without re-reading the file and installs what it wrote.
+ * Writers make that identity change on every generation: a new file (new inode while the
+ * old still exists) whose mtime is forced strictly above the previous one, so even a
+ * reused inode with the same size within one timestamp tick cannot look unchanged. */
 #include "config.h"
 
 #include <errno.h>
@@ -31,11 +32,9 @@ struct sim_store {
 	char *tmp_path;         /* immutable */
 	char *lock_path;        /* immutable */
 	gint fsync;             /* atomic: once TRUE (any connection asked), stays TRUE */
-	GMutex lock;            /* protects doc, id, have_id, view */
-	json_t *doc;            /* lock: parsed document, NULL while a writer owns it */
-	sim_file_id id;         /* lock: identity of the file doc and view came from */
-	gboolean have_id;       /* lock */
-	sim_view *view;         /* lock: built lazily from doc */
+	GMutex lock;            /* protects model, id, and the index of model */
+	sim_model *model;       /* lock: the document as published, or NULL */
+	sim_file_id id;         /* lock: identity of the file model came from */
 };
 
 G_LOCK_DEFINE_STATIC(stores);
@@ -81,10 +80,8 @@ sim_store_unref(sim_store *st)
 		g_clear_pointer(&stores, g_hash_table_unref);
 	G_UNLOCK(stores);
 
-	if (st->view)
-		sim_view_unref(st->view);
-	if (st->doc)
-		json_decref(st->doc);
+	if (st->model)
+		sim_model_unref(st->model);
 	g_mutex_clear(&st->lock);
 	g_free(st->lock_path);
 	g_free(st->tmp_path);
@@ -169,321 +166,15 @@ set_errno_error(GError **error, int err, const char *what, const char *path)
 	return FALSE;
 }
 
-/* ---- document checks ---- */
-
-gboolean
-sim_doc_validate(json_t *doc, GError **error)
-{
-	json_t *vms, *tasks, *vm;
-	gsize i;
-	const char *key;
-	json_t *task;
-	g_autoptr(GHashTable) ids = NULL;
-
-	if (!json_is_object(doc) || g_strcmp0(sim_jstr(doc, "format"), SIM_FORMAT) != 0) {
-		sim_set_error(error, PRL_ERR_INVALID_CONFIGURATION,
-		              "sim: the state file is not a prlkit-sim document");
-		return FALSE;
-	}
-	if (sim_jint(doc, "version") != SIM_FORMAT_VERSION) {
-		sim_set_error(error, PRL_ERR_INVALID_CONFIGURATION,
-		              "sim: unsupported state file version %" G_GINT64_FORMAT,
-		              sim_jint(doc, "version"));
-		return FALSE;
-	}
-	vms = json_object_get(doc, "vms");
-	tasks = json_object_get(doc, "tasks");
-	if (!json_is_array(vms) || (tasks && !json_is_object(tasks))) {
-		sim_set_error(error, PRL_ERR_INVALID_CONFIGURATION,
-		              "sim: the state file lacks its 'vms' array or has a bad 'tasks'");
-		return FALSE;
-	}
-	ids = g_hash_table_new(g_str_hash, g_str_equal);
-	json_array_foreach(vms, i, vm) {
-		const char *id = sim_jstr(vm, "id");
-		const char *via = sim_jstr(vm, "via");
-		json_t *snaps = json_object_get(vm, "snaps");
-		json_t *snap;
-		gsize j;
-
-		if (!json_is_object(vm) || !id || !*id || !sim_jstr(vm, "name") ||
-		    !sim_word_intern(sim_jstr(vm, "st")) || (via && !sim_word_intern(via)) ||
-		    (snaps && !json_is_array(snaps))) {
-			sim_set_error(error, PRL_ERR_INVALID_CONFIGURATION,
-			              "sim: VM #%zu of the state file is malformed", i);
-			return FALSE;
-		}
-		if (!g_hash_table_add(ids, (gpointer)id)) {
-			sim_set_error(error, PRL_ERR_INVALID_CONFIGURATION,
-			              "sim: VM id '%s' appears twice in the state file", id);
-			return FALSE;
-		}
-		json_array_foreach(snaps, j, snap) {
-			if (!json_is_object(snap) || !sim_jstr(snap, "name")) {
-				sim_set_error(error, PRL_ERR_INVALID_CONFIGURATION,
-				              "sim: a snapshot of VM '%s' is malformed", id);
-				return FALSE;
-			}
-		}
-	}
-	json_object_foreach(tasks, key, task) {
-		if (!json_is_object(task) || sim_op_from_name(sim_jstr(task, "op")) == SIM_OP_COUNT_) {
-			sim_set_error(error, PRL_ERR_INVALID_CONFIGURATION,
-			              "sim: task '%s' of the state file is malformed", key);
-			return FALSE;
-		}
-	}
-	return TRUE;
-}
-
-json_t *
-sim_doc_find_vm(json_t *doc, const char *id, gsize *index)
-{
-	json_t *vms = json_object_get(doc, "vms");
-	json_t *vm;
-	gsize i;
-
-	if (!id)
-		return NULL;
-	json_array_foreach(vms, i, vm) {
-		if (g_strcmp0(sim_jstr(vm, "id"), id) == 0) {
-			if (index)
-				*index = i;
-			return vm;
-		}
-	}
-	return NULL;
-}
-
-/* ---- folding finished work ---- */
-
-static int
-cmp_gint64(gconstpointer a, gconstpointer b)
-{
-	gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
-	return x < y ? -1 : x > y;
-}
-
-static void
-fold_tasks(json_t *tasks, gint64 now)
-{
-	const char *key;
-	json_t *task;
-	void *tmp;
-	g_autoptr(GArray) ends = g_array_new(FALSE, FALSE, sizeof(gint64));
-	gint64 cutoff = now - SIM_TASK_KEEP_MS;
-
-	json_object_foreach_safe(tasks, tmp, key, task) {
-		gint64 t1 = sim_jint(task, "t1");
-		if (t1 <= now && t1 < cutoff)
-			json_object_del(tasks, key);
-		else if (t1 <= now)
-			g_array_append_val(ends, t1);
-	}
-	if (ends->len <= SIM_TASK_KEEP_MAX)
-		return;
-	/* Too many finished tasks: drop the oldest ones (ties may drop a few more). */
-	g_array_sort(ends, cmp_gint64);
-	cutoff = g_array_index(ends, gint64, ends->len - SIM_TASK_KEEP_MAX);
-	json_object_foreach_safe(tasks, tmp, key, task) {
-		gint64 t1 = sim_jint(task, "t1");
-		if (t1 <= now && t1 < cutoff)
-			json_object_del(tasks, key);
-	}
-}
-
-void
-sim_doc_fold(json_t *doc, gint64 now)
-{
-	json_t *vms = json_object_get(doc, "vms");
-	json_t *tasks = json_object_get(doc, "tasks");
-	gsize i = 0;
-
-	while (i < json_array_size(vms)) {
-		json_t *vm = json_array_get(vms, i);
-		gint64 gone = sim_jint(vm, "gone_at");
-
-		if (gone && gone <= now) {
-			json_array_remove(vms, i);
-			continue;
-		}
-		if (json_object_get(vm, "via") && sim_jint(vm, "until") <= now) {
-			json_object_del(vm, "via");
-			json_object_del(vm, "until");
-		}
-		if (json_object_get(vm, "busy") && sim_jint(vm, "busy_until") <= now) {
-			json_object_del(vm, "busy");
-			json_object_del(vm, "busy_until");
-			json_object_del(vm, "busy_op");
-		}
-		if (json_object_get(vm, "src_until") && sim_jint(vm, "src_until") <= now)
-			json_object_del(vm, "src_until");
-		if (json_object_get(vm, "ip_at") && sim_jint(vm, "ip_at") <= now &&
-		    g_strcmp0(sim_jstr(vm, "st"), "running") != 0)
-			json_object_del(vm, "ip_at");
-		i++;
-	}
-	if (json_is_object(tasks))
-		fold_tasks(tasks, now);
-}
-
-/* ---- views ---- */
-
-static void
-vm_view_free(gpointer p)
-{
-	sim_vm_view *v = p;
-	pk_vm_data_free(v->data);
-	g_free(v->ip4);
-	g_free(v->ip6);
-	if (v->snapshots)
-		g_ptr_array_unref(v->snapshots);
-	g_free(v);
-}
-
-static void
-task_view_free(gpointer p)
-{
-	sim_task_view *t = p;
-	g_free(t->id);
-	g_free(t->vm);
-	g_free(t->src);
-	g_free(t->message);
-	g_free(t);
-}
-
-sim_view *
-sim_view_ref(sim_view *v)
-{
-	g_atomic_int_inc(&v->refcount);
-	return v;
-}
-
-void
-sim_view_unref(sim_view *v)
-{
-	if (!v || !g_atomic_int_dec_and_test(&v->refcount))
-		return;
-	g_hash_table_unref(v->by_id);
-	g_hash_table_unref(v->tasks);
-	g_ptr_array_unref(v->vms);
-	g_free(v);
-}
-
-static char *
-dup_or_null(const char *s)
-{
-	return s ? g_strdup(s) : NULL;
-}
-
-static sim_vm_view *
-vm_view_build(json_t *vm, const char *dir)
-{
-	sim_vm_view *v = g_new0(sim_vm_view, 1);
-	pk_vm_data *d = pk_vm_data_new();
-	const char *id = sim_jstr(vm, "id");
-	const char *mac = sim_jstr(vm, "mac");
-	json_t *snaps = json_object_get(vm, "snaps");
-	const char *cur = sim_jstr(vm, "cur");
-	json_t *snap;
-	gsize i;
-
-	d->id = g_strdup(id);
-	d->name = g_strdup(sim_jstr(vm, "name"));
-	d->description = g_strdup(sim_jstr(vm, "desc") ? sim_jstr(vm, "desc") : "");
-	d->os_type_name = dup_or_null(sim_jstr(vm, "os"));
-	d->os_type = (guint32)sim_jint(vm, "ost");
-	d->os_version = (guint32)sim_jint(vm, "osv");
-	d->ram_mb = (guint32)sim_jint(vm, "ram");
-	d->cpus = (guint32)sim_jint(vm, "cpus");
-	d->is_template = sim_jbool(vm, "tpl");
-	d->digest = g_strdup_printf("%" G_GINT64_FORMAT, sim_jint(vm, "gen"));
-	if (mac) {
-		pk_net_data *n = g_new0(pk_net_data, 1);
-		n->mac = g_strdup(mac);
-		n->network = dup_or_null(sim_jstr(vm, "net"));
-		g_ptr_array_add(d->nets, n);
-		g_ptr_array_add(d->macs, g_strdup(mac));
-	}
-	if (sim_jint(vm, "disk_mb") > 0) {
-		pk_disk_data *disk = g_new0(pk_disk_data, 1);
-		disk->image_path = g_build_filename(dir, "vms", id, "harddisk.hdd", NULL);
-		disk->size_mb = (guint64)sim_jint(vm, "disk_mb");
-		disk->type = PDE_HARD_DISK;
-		g_ptr_array_add(d->disks, disk);
-	}
-	v->data = d;
-	if (json_object_get(vm, "ipn")) {
-		v->ip4 = sim_ip4_format(sim_jint(vm, "ipn"));
-		v->ip6 = sim_ip6_format(sim_jint(vm, "ipn"));
-	}
-	v->stable = sim_word_intern(sim_jstr(vm, "st"));
-	v->via = sim_word_intern(sim_jstr(vm, "via"));
-	v->until = sim_jint(vm, "until");
-	v->ip_at = sim_jint(vm, "ip_at");
-	v->gone_at = sim_jint(vm, "gone_at");
-	v->snapshots = g_ptr_array_new_with_free_func((GDestroyNotify)pk_snapshot_data_free);
-	json_array_foreach(snaps, i, snap) {
-		pk_snapshot_data *s = g_new0(pk_snapshot_data, 1);
-		s->name = g_strdup(sim_jstr(snap, "name"));
-		s->description = g_strdup(sim_jstr(snap, "desc") ? sim_jstr(snap, "desc") : "");
-		s->parent = dup_or_null(sim_jstr(snap, "parent"));
-		s->created = sim_jint(snap, "created");
-		s->current = cur && strcmp(cur, s->name) == 0;
-		g_ptr_array_add(v->snapshots, s);
-	}
-	return v;
-}
-
-static sim_view *
-view_build(json_t *doc, const char *dir)
-{
-	sim_view *view = g_new0(sim_view, 1);
-	json_t *vms = json_object_get(doc, "vms");
-	json_t *tasks = json_object_get(doc, "tasks");
-	json_t *vm, *task;
-	const char *key;
-	gsize i;
-
-	view->refcount = 1;
-	view->vms = g_ptr_array_new_full(json_array_size(vms), vm_view_free);
-	view->by_id = g_hash_table_new(g_str_hash, g_str_equal);
-	view->tasks = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, task_view_free);
-	json_array_foreach(vms, i, vm) {
-		sim_vm_view *v = vm_view_build(vm, dir);
-		g_ptr_array_add(view->vms, v);
-		g_hash_table_insert(view->by_id, v->data->id, v);
-		if (v->stable && strcmp(v->stable, "running") == 0) {
-			view->running_count++;
-			view->running_ram_mb += v->data->ram_mb;
-		}
-	}
-	json_object_foreach(tasks, key, task) {
-		sim_task_view *t = g_new0(sim_task_view, 1);
-		t->id = g_strdup(key);
-		t->op = sim_op_from_name(sim_jstr(task, "op"));
-		t->vm = dup_or_null(sim_jstr(task, "vm"));
-		t->src = dup_or_null(sim_jstr(task, "src"));
-		t->t0 = sim_jint(task, "t0");
-		t->t1 = sim_jint(task, "t1");
-		t->code = (PRL_RESULT)sim_jint(task, "code");
-		t->message = dup_or_null(sim_jstr(task, "msg"));
-		g_hash_table_insert(view->tasks, t->id, t);
-	}
-	return view;
-}
-
 /* ---- loading ---- */
 
-static json_t *
+static sim_model *
 load_file(sim_store *st, sim_file_id *id, GError **error)
 {
 	int fd;
 	struct stat sb;
 	g_autofree char *buf = NULL;
 	gsize done = 0;
-	json_t *doc;
-	json_error_t jerr;
 
 	fd = open(st->state_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -511,41 +202,27 @@ load_file(sim_store *st, sim_file_id *id, GError **error)
 	}
 	close(fd);
 	file_id_from_stat(&sb, id);
-	doc = json_loadb(buf, done, 0, &jerr);
-	if (!doc) {
-		sim_set_error(error, PRL_ERR_INVALID_CONFIGURATION,
-		              "sim: the state file '%s' is not valid JSON (line %d: %s)",
-		              st->state_path, jerr.line, jerr.text);
-		return NULL;
-	}
-	if (!sim_doc_validate(doc, error)) {
-		json_decref(doc);
-		return NULL;
-	}
-	return doc;
+	return sim_model_from_json(buf, done, st->state_path, error);
 }
 
-/* Install doc (owned) as the cache for identity id; keeps a view of the same identity. */
+/* Install m (a new reference is taken) as the cache for identity id. */
 static void
-store_install_locked(sim_store *st, json_t *doc, const sim_file_id *id)
+store_install_locked(sim_store *st, sim_model *m, const sim_file_id *id)
 {
-	gboolean same = st->have_id && sim_file_id_equal(&st->id, id);
-
-	if (!same && st->view)
-		g_clear_pointer(&st->view, sim_view_unref);
-	if (st->doc && st->doc != doc)
-		json_decref(st->doc);
-	st->doc = doc;
+	if (st->model != m) {
+		if (st->model)
+			sim_model_unref(st->model);
+		st->model = sim_model_ref(m);
+	}
 	st->id = *id;
-	st->have_id = TRUE;
 }
 
-sim_view *
+sim_model *
 sim_store_view(sim_store *st, GError **error)
 {
 	struct stat sb;
 	sim_file_id id;
-	sim_view *view;
+	sim_model *m;
 
 	if (stat(st->state_path, &sb) < 0) {
 		set_errno_error(error, errno, "stat the state file", st->state_path);
@@ -554,59 +231,37 @@ sim_store_view(sim_store *st, GError **error)
 	file_id_from_stat(&sb, &id);
 
 	g_mutex_lock(&st->lock);
-	if (!(st->have_id && sim_file_id_equal(&st->id, &id) && (st->view || st->doc))) {
+	if (!(st->model && sim_file_id_equal(&st->id, &id))) {
 		sim_file_id loaded;
-		json_t *doc = load_file(st, &loaded, error);
-		if (!doc) {
+		g_autoptr(sim_model) fresh = load_file(st, &loaded, error);
+		if (!fresh) {
 			g_mutex_unlock(&st->lock);
 			return NULL;
 		}
-		store_install_locked(st, doc, &loaded);
+		store_install_locked(st, fresh, &loaded);
 	}
-	if (!st->view)
-		st->view = view_build(st->doc, st->dir);
-	view = sim_view_ref(st->view);
+	sim_model_index(st->model);
+	m = sim_model_ref(st->model);
 	g_mutex_unlock(&st->lock);
-	return view;
+	return m;
 }
 
 /* ---- writing ---- */
 
-static gboolean
-write_all(int fd, const char *buf, gsize len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return FALSE;
-		buf += n;
-		len -= n;
-	}
-	return TRUE;
-}
-
-/* Write doc as the new state file; *id gets its identity. prev: identity of the file being
+/* Write m as the new state file; *id gets its identity. prev: identity of the file being
  * replaced (NULL if none) so the new one's mtime can be forced above it. */
 static gboolean
-write_doc(sim_store *st, json_t *doc, const sim_file_id *prev, sim_file_id *id,
-          GError **error)
+write_model(sim_store *st, const sim_model *m, const sim_file_id *prev, sim_file_id *id,
+            GError **error)
 {
-	g_autofree char *text = json_dumps(doc, JSON_COMPACT);
 	gboolean do_sync = g_atomic_int_get(&st->fsync);
 	struct stat sb;
 	int fd;
 
-	if (!text) {
-		sim_set_error(error, PRL_ERR_OUT_OF_MEMORY, "sim: cannot serialize the state");
-		return FALSE;
-	}
 	fd = open(st->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return set_errno_error(error, errno, "create", st->tmp_path);
-	if (!write_all(fd, text, strlen(text)) || !write_all(fd, "\n", 1) ||
-	    (do_sync && fdatasync(fd) < 0) || fstat(fd, &sb) < 0)
+	if (!sim_model_write(m, fd) || (do_sync && fdatasync(fd) < 0) || fstat(fd, &sb) < 0)
 		goto fail;
 	if (prev) {
 		gint64 mt = (gint64)sb.st_mtim.tv_sec * G_GINT64_CONSTANT(1000000000) +
@@ -675,7 +330,8 @@ sim_store_update(sim_store *st, sim_update_fn fn, gpointer user_data, GError **e
 	struct stat sb;
 	sim_file_id cur = { 0 }, written;
 	gboolean exists;
-	json_t *doc = NULL;
+	g_autoptr(sim_model) base = NULL;
+	g_autoptr(sim_model) draft = NULL;
 	sim_update_result r;
 	gint64 now;
 
@@ -686,20 +342,19 @@ sim_store_update(sim_store *st, sim_update_fn fn, gpointer user_data, GError **e
 	exists = stat(st->state_path, &sb) == 0;
 	if (exists) {
 		file_id_from_stat(&sb, &cur);
-		/* Take the cached document if it is this very file: no re-parse. */
+		/* Start from the cached model if it is this very file: no re-parse. */
 		g_mutex_lock(&st->lock);
-		if (st->doc && st->have_id && sim_file_id_equal(&st->id, &cur)) {
-			doc = st->doc;
-			st->doc = NULL;
-		}
+		if (st->model && sim_file_id_equal(&st->id, &cur))
+			base = sim_model_ref(st->model);
 		g_mutex_unlock(&st->lock);
-		if (!doc) {
-			doc = load_file(st, &cur, error);
-			if (!doc) {
+		if (!base) {
+			base = load_file(st, &cur, error);
+			if (!base) {
 				close(lfd);
 				return FALSE;
 			}
 		}
+		draft = sim_model_draft(base);
 	} else if (errno != ENOENT) {
 		set_errno_error(error, errno, "stat the state file", st->state_path);
 		close(lfd);
@@ -707,26 +362,24 @@ sim_store_update(sim_store *st, sim_update_fn fn, gpointer user_data, GError **e
 	}
 
 	now = pk_time_wall_ms();
-	if (doc)
-		sim_doc_fold(doc, now);
-	r = fn(&doc, now, user_data, error);
+	if (draft)
+		sim_model_fold(draft, now);
+	r = fn(&draft, now, user_data, error);
 
-	if (r == SIM_UPDATE_WRITE && doc) {
-		if (write_doc(st, doc, exists ? &cur : NULL, &written, error)) {
-			cur = written;
-			exists = TRUE;
+	if (r == SIM_UPDATE_WRITE && draft) {
+		if (write_model(st, draft, exists ? &cur : NULL, &written, error)) {
+			g_mutex_lock(&st->lock);
+			store_install_locked(st, draft, &written);
+			g_mutex_unlock(&st->lock);
 		} else {
 			r = SIM_UPDATE_ERROR;
-			exists = FALSE;  /* doc now differs from the file: do not cache it */
 		}
+	} else if (base) {
+		/* Nothing written: the file is still what base came from. */
+		g_mutex_lock(&st->lock);
+		store_install_locked(st, base, &cur);
+		g_mutex_unlock(&st->lock);
 	}
-
-	g_mutex_lock(&st->lock);
-	if (doc && exists && !(r == SIM_UPDATE_ERROR && st->doc))
-		store_install_locked(st, doc, &cur);
-	else if (doc)
-		json_decref(doc);
-	g_mutex_unlock(&st->lock);
 
 	close(lfd);
 	return r != SIM_UPDATE_ERROR;
