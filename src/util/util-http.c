@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <string.h>
+#define CURL_DISABLE_TYPECHECK        /* curl_easy_setopt is called through a pointer */
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -11,6 +12,7 @@
 
 #include "core-error.h"
 #include "util-http.h"
+#include "util-http-dl.h"
 #include "util-log.h"
 #include "util-time.h"
 
@@ -66,6 +68,8 @@ static gboolean http_global_init(GError **error)
 	static gsize once;
 	static CURLcode rc;
 
+	if (!pk_http_dl_load(error))
+		return FALSE;
 	if (g_once_init_enter(&once)) {
 		rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 		g_once_init_leave(&once, 1);
@@ -80,9 +84,7 @@ static gboolean http_global_init(GError **error)
 
 static gboolean http_backend_is_openssl(void)
 {
-	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
-	return v != NULL && v->ssl_version != NULL &&
-	       g_ascii_strncasecmp(v->ssl_version, "OpenSSL/", 8) == 0;
+	return pk_http_dl.openssl;
 }
 
 /* ---------- helpers: URL, fingerprint, escaping ---------- */

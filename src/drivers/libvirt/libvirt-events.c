@@ -49,6 +49,8 @@ gboolean lv_event_loop_ensure(GError **error)
 	static gboolean ok;
 	static char *why;
 
+	if (!lv_dl_load(error))
+		return FALSE;
 	if (g_once_init_enter(&done)) {
 		/* A program that runs its own libvirt event loop keeps it (adding a timer works
 		 * only when an implementation is registered); else libvirt's default one runs on

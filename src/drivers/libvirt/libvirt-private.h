@@ -11,6 +11,7 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include "libvirt-dl.h"
 #include "driver.h"
 
 G_BEGIN_DECLS
@@ -233,8 +234,8 @@ gboolean lv_vm_clone(pk_conn *c, const char *id, const char *new_name, const cha
 
 /* ---------- events and the config cache (libvirt-events.c) ---------- */
 
-/* Registers libvirt's default event loop and starts its thread, once per process. Must
- * run before the first virConnectOpen of the process. */
+/* Loads libvirt (lv_dl_load), registers libvirt's default event loop and starts its
+ * thread, once per process. Must run before the first virConnectOpen of the process. */
 gboolean lv_event_loop_ensure(GError **error);
 lv_events *lv_events_new(pk_conn *c);
 /* Registers the domain callbacks on conn; without them the cache stays off. */
