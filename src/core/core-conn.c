@@ -84,8 +84,19 @@ static char *uri_for_message(const char *text)
 		for (const char *p = auth; p < end; p++)
 			if (*p == '@')
 				at = p;
-		if (at != NULL)
+		if (at != NULL) {
 			shown = g_strdup_printf("%.*s***%s", (int)(auth - text), text, at);
+			/* The password may stand elsewhere in an invalid URI too (host, path). */
+			const char *colon = memchr(auth, ':', (gsize)(at - auth));
+			if (colon != NULL && at - colon - 1 >= 4) {
+				char *pw = g_strndup(colon + 1, (gsize)(at - colon - 1));
+				GString *g = g_string_new(shown);
+				g_string_replace(g, pw, "***", 0);
+				g_free(shown);
+				shown = g_string_free(g, FALSE);
+				g_free(pw);
+			}
+		}
 	}
 	if (shown == NULL)
 		shown = g_strdup(text);
@@ -121,6 +132,13 @@ gboolean pk_conn_select(const char *target, GHashTable *settings, const pk_drive
 		GError *e = NULL;
 		u = g_uri_parse(uri_text, G_URI_FLAGS_HAS_PASSWORD | G_URI_FLAGS_ENCODED_QUERY |
 		                G_URI_FLAGS_NON_DNS, &e);
+		/* "sim:/.//x" parses to no host and a path "//x", which GLib cannot write back
+		 * (g_uri_to_string asserts): as invalid as anything that does not parse. */
+		if (u != NULL && g_uri_get_host(u) == NULL &&
+		    g_str_has_prefix(g_uri_get_path(u), "//")) {
+			g_clear_pointer(&u, g_uri_unref);
+			g_set_error_literal(&e, G_URI_ERROR, G_URI_ERROR_BAD_PATH, "path without host");
+		}
 		if (u == NULL) {
 			char *shown = uri_for_message(uri_text);
 			g_set_error(error, PK_ERROR, PRL_ERR_INVALID_ARG, "invalid URI '%s'", shown);

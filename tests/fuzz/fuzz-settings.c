@@ -24,10 +24,12 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* Every secret value gets a prefix no message template contains, so finding it in a
- * message means the value leaked, not that the fuzzer chose words of the template.
- * Returns the values to look for. */
-#define SECRET_MARK "Zq9"
+/* Every secret value is replaced by one of a few fixed markers that no message template
+ * contains, so finding one in a message means a value leaked, not that the fuzzer chose
+ * words of the template. (Few and fixed: the process-wide list of registered secrets,
+ * which redaction scans, must not grow with every input.) Returns the markers to look
+ * for. */
+#define SECRET_MARKS 8
 
 static GPtrArray *
 mark_secrets(GHashTable *s)
@@ -43,13 +45,18 @@ mark_secrets(GHashTable *s)
 			g_ptr_array_add(keys, k);
 	for (guint i = 0; i < keys->len; i++) {
 		const char *old = g_hash_table_lookup(s, keys->pdata[i]);
-		char *marked = g_strconcat(SECRET_MARK, old, NULL);
-		g_hash_table_replace(s, g_strdup(keys->pdata[i]), marked);
-		/* Short ones are not registered for redaction (util-log.h): never echoed by key,
-		 * but a non-secret value may hold them. */
-		if (strlen(marked) >= 8)
-			g_ptr_array_add(out, g_strdup(marked));
+		guint n = g_str_hash(old) % SECRET_MARKS;
+		char *mark = g_strdup_printf("Zq9-secret-%u", n);
+
+		g_hash_table_replace(s, g_strdup(keys->pdata[i]), g_strdup(mark));
+		g_ptr_array_add(out, mark);
 	}
+	/* A key may hold a marker too (the fuzzer learns them): keys are no secrets. */
+	g_hash_table_iter_init(&it, s);
+	while (g_hash_table_iter_next(&it, &k, NULL))
+		for (guint i = out->len; i-- > 0;)
+			if (strstr(k, out->pdata[i]))
+				g_ptr_array_remove_index(out, i);
 	return out;
 }
 

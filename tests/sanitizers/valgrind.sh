@@ -1,15 +1,15 @@
 #!/bin/bash
-# valgrind memcheck over the unit tests (every GTest program of make check, the fuzz
-# replays included) and over a full prlkit-cpf RAS session (prlkit-cpf-check's protocol
-# tests and workflows against prlkit-cpf on sim): no memory error, nothing definitely or
-# indirectly lost (doc/reliability.md).
+# valgrind memcheck over the unit tests (every GTest program of make check, and the fuzz
+# targets replaying their seeds and past findings) and over a full prlkit-cpf RAS session
+# (prlkit-cpf-check's protocol tests and workflows against prlkit-cpf on sim): no memory
+# error, nothing definitely or indirectly lost (doc/reliability.md).
 #
 #   tests/sanitizers/valgrind.sh [TEST...]     default: every GTest program of make check
 #
 #   PRLKIT_BUILD_DIR   the (plain) build to use, default _build/default (built when needed)
 #
-# Output: make check's lines and summary ("# PASS: n" ..., .ci/run adds them up), then one
-# TAP-style line for the RAS session.
+# Output: make check's lines and summary ("# PASS: n" ..., .ci/run adds them up), then
+# TAP-style lines for the replays and the RAS session, and their counts.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -47,6 +47,27 @@ PRLKIT_TEST_WRAPPER="$vg --log-file=$work/vg.%p.log" \
 	make -C "$builddir" -j"${PRLKIT_JOBS:-2}" --no-print-directory check TESTS="$tests" ||
 	status=$?
 
+# The fuzz targets' committed seeds and past findings (make check runs them through
+# tests/fuzz/replay.sh, which is a script, so they get their own run here).
+replay_pass=0
+replay_fail=0
+for name in cpf settings taskid uri pve snapxml; do
+	dirs=
+	for d in "$top/tests/fuzz/corpus/$name" "$top/tests/fuzz/regress/$name"; do
+		[ -d "$d" ] && dirs="$dirs $d"
+	done
+	# shellcheck disable=SC2086 # word lists
+	if $vg --log-file="$work/vg.replay-$name.log" "$builddir/tests/fuzz/replay-$name" $dirs \
+		> "$work/replay-$name.out" 2>&1; then
+		echo "ok - replay-$name under memcheck: $(tail -n 1 "$work/replay-$name.out")"
+		replay_pass=$((replay_pass + 1))
+	else
+		echo "not ok - replay-$name under memcheck"
+		tail -n 5 "$work/replay-$name.out" | sed 's/^/# /'
+		replay_fail=$((replay_fail + 1))
+	fi
+done
+
 # A full RAS session: the provider under memcheck, driven by prlkit-cpf-check.
 state=$work/sim
 session_log=$work/session.vg.log
@@ -76,5 +97,6 @@ for f in "$work"/vg.*.log; do
 	grep -B2 -A20 -E 'Invalid|uninitialised|definitely lost in|indirectly lost in' "$f" |
 		head -n 40 | sed 's/^/    /'
 done
-printf '# PASS: %d\n# FAIL: %d\n# SKIP: 0\n' "$session_pass" $((1 - session_pass))
-[ "$status" -eq 0 ] && [ "$session_pass" -eq 1 ]
+printf '# PASS: %d\n# FAIL: %d\n# SKIP: 0\n' $((session_pass + replay_pass)) \
+	$((1 - session_pass + replay_fail))
+[ "$status" -eq 0 ] && [ "$session_pass" -eq 1 ] && [ "$replay_fail" -eq 0 ]

@@ -127,8 +127,10 @@ virDomainPtr lv_dom_lookup(lv_conn *lc, const char *id, GError **error)
 		return NULL;
 	}
 	virDomainPtr dom = virDomainLookupByUUIDString(lc->conn, id);
+	/* Not found only when libvirt says so (VIR_ERR_NO_DOMAIN): a closed connection must
+	 * not read as a deleted VM. */
 	if (dom == NULL)
-		lv_fail(error, PRL_ERR_VM_UUID_NOT_FOUND, "VM '%s'", id);
+		lv_fail(error, PRL_ERR_VM_GET_CONFIG_FAILED, "VM '%s'", id);
 	return dom;
 }
 
