@@ -64,10 +64,12 @@ tap.ok(p.close() == 0, "exit 0")
 # through its task, so the answer never depends on timing.
 p = Provider(["--driver", "sim"])
 p.connect(sim_settings(state, fail="snapshot-create:once"))
+# A name that is in use for the whole test (the template's own), whatever the timing.
+name_in_use = p.result("guests/get", {"id": tmpl})["name"]
 for what, method, params, reason in (
         ("snapshot create failing at once", "guests/snapshots/create",
          {"id": tmpl, "name": "will-fail"}, "PRL_ERR_OPERATION_FAILED"),
-        ("clone to a name in use", "guests/clone", {"id": tmpl, "name": "fine"},
+        ("clone to a name in use", "guests/clone", {"id": tmpl, "name": name_in_use},
          "PRL_ERR_VM_ALREADY_REGISTERED_VM_NAME")):
     r = p.call(method, params)
     tid = r.get("result", {}).get("task_id")
