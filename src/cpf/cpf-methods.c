@@ -90,18 +90,22 @@ err_string_getter(PRL_HANDLE h, PRL_STR buf, PRL_UINT32_PTR len)
 	return PrlEvent_GetErrString(h, PRL_FALSE, PRL_FALSE, buf, len);
 }
 
+typedef PRL_RESULT (*indexed_str_getter)(PRL_HANDLE, PRL_UINT32, PRL_STR, PRL_UINT32_PTR);
+
+/* Item i of a list or result as a string (PrlStrList_GetItem,
+ * PrlResult_GetParamByIndexAsString); NULL on failure. */
 static char *
-strlist_item(PRL_HANDLE list, PRL_UINT32 i)
+get_indexed_str(PRL_HANDLE h, PRL_UINT32 i, indexed_str_getter fn)
 {
-	char buf[128];
+	char buf[256];
 	PRL_UINT32 len = sizeof(buf);
-	PRL_RESULT r = PrlStrList_GetItem(list, i, buf, &len);
+	PRL_RESULT r = fn(h, i, buf, &len);
 
 	if (PRL_SUCCEEDED(r))
 		return g_strdup(buf);
 	if (r == PRL_ERR_BUFFER_OVERRUN && len > 0 && len < 1024 * 1024) {
 		char *big = g_malloc(len);
-		if (PRL_SUCCEEDED(PrlStrList_GetItem(list, i, big, &len)))
+		if (PRL_SUCCEEDED(fn(h, i, big, &len)))
 			return big;
 		g_free(big);
 	}
@@ -109,21 +113,15 @@ strlist_item(PRL_HANDLE list, PRL_UINT32 i)
 }
 
 static char *
+strlist_item(PRL_HANDLE list, PRL_UINT32 i)
+{
+	return get_indexed_str(list, i, PrlStrList_GetItem);
+}
+
+static char *
 result_param_string(PRL_HANDLE result, PRL_UINT32 i)
 {
-	char buf[256];
-	PRL_UINT32 len = sizeof(buf);
-	PRL_RESULT r = PrlResult_GetParamByIndexAsString(result, i, buf, &len);
-
-	if (PRL_SUCCEEDED(r))
-		return g_strdup(buf);
-	if (r == PRL_ERR_BUFFER_OVERRUN && len > 0 && len < 1024 * 1024) {
-		char *big = g_malloc(len);
-		if (PRL_SUCCEEDED(PrlResult_GetParamByIndexAsString(result, i, big, &len)))
-			return big;
-		g_free(big);
-	}
-	return NULL;
+	return get_indexed_str(result, i, PrlResult_GetParamByIndexAsString);
 }
 
 /* Drops a "prlkit: " prefix and a trailing " (PRL_ERR_...)" the library may have put on a
