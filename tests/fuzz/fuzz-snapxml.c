@@ -182,10 +182,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(r.items->len == snaps->len, "%u items for %u snapshots", r.items->len,
 	           snaps->len);
 
-	/* Every snapshot has an item of its own: same guid (= Name), description and current
-	 * flag, either at the top or nested in an item named as its parent. Snapshots that
-	 * must nest (their parent is listed) are matched first, so one of two look-alikes at
-	 * different places never takes the other's item. */
+	/* Every snapshot has an item of its own: same guid (= Name), description, current
+	 * flag and presence of a date, either at the top or nested in an item named as its
+	 * parent. Snapshots that must nest (their parent is listed) are matched first, so
+	 * one of two look-alikes at different places never takes the other's item; two
+	 * look-alikes differing only in a date of their own are told apart by it. */
 	{
 		g_autofree int *item_of = g_new(int, snaps->len + 1);
 		g_autofree gboolean *used = g_new0(gboolean, r.items->len + 1);
@@ -213,7 +214,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					                                 : NULL;
 					if (used[j] || strcmp(it->guid, want_name) != 0 ||
 					    g_strcmp0(it->description, want_desc) != 0 ||
-					    it->current != s->current)
+					    it->current != s->current ||
+					    (it->date != NULL && (s->created == 0) != (*it->date == '\0')))
 						continue;
 					/* Pass 0: nested where it belongs; pass 1: top level or, after a
 					 * parent cycle, under its parent's name all the same. */
