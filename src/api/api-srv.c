@@ -181,11 +181,16 @@ PRL_ASYNC_METHOD(PrlSrv_GetVmList)(PRL_HANDLE hServer)
 }
 
 /* Without PGVLF_GET_STATE_INFO the guest information (IP addresses) is skipped, which is
- * much cheaper on platforms that ask a guest agent; the power state is always there. */
+ * much cheaper on platforms that ask a guest agent; the power state is always there.
+ * PGVLF_GET_ONLY_IDENTITY_INFO skips the configuration too (id, name, template flag and
+ * state only): the cheapest way to list, and the SDK's. */
 PRL_ASYNC_METHOD(PrlSrv_GetVmListEx)(PRL_HANDLE hServer, PRL_UINT32 nFlags)
 {
 	PK_SRV_ASYNC(hServer, PJOC_SRV_GET_VM_LIST, srv);
-	return pk_ops_srv_vm_list(srv, (nFlags & PGVLF_GET_STATE_INFO) ? 0 : PK_GET_NO_GUEST_INFO);
+	guint flags = (nFlags & PGVLF_GET_STATE_INFO) ? 0 : PK_GET_NO_GUEST_INFO;
+	if (nFlags & PGVLF_GET_ONLY_IDENTITY_INFO)
+		flags = PK_LIST_IDENTITY_ONLY | PK_GET_NO_GUEST_INFO;
+	return pk_ops_srv_vm_list(srv, flags);
 }
 
 PRL_ASYNC_METHOD(PrlSrv_GetVmConfig)(PRL_HANDLE hServer, PRL_CONST_STR sSearchId,

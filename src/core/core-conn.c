@@ -458,15 +458,17 @@ pk_vm *pk_conn_lookup_vm(pk_conn *c, const char *id)
 	return vm;
 }
 
-pk_vm *pk_conn_intern_vm(pk_conn *c, pk_vm *vm)
+pk_vm *pk_conn_intern_vm(pk_conn *c, const char *id, pk_vm *(*make)(gpointer), gpointer data)
 {
-	const char *id = pk_vm_get_id(vm);
+	/* One lookup and one insert under one lock: listing thousands of new VMs pays for
+	 * little else. make() takes object-table locks, which never wait for this one. */
 	g_mutex_lock(&c->lock);
 	pk_vm *known = pk_object_try_ref(g_hash_table_lookup(c->vms, id));
 	if (known == NULL) {
-		/* replace, not insert: the key must be the live VM's own id string */
-		g_hash_table_replace(c->vms, (gpointer)id, vm);
-		known = pk_object_ref(vm);
+		known = make(data);
+		/* replace, not insert: the key must be the live VM's own id string (a dying VM
+		 * of the same id may still be in the map) */
+		g_hash_table_replace(c->vms, (gpointer)pk_vm_get_id(known), known);
 	}
 	g_mutex_unlock(&c->lock);
 	return known;
@@ -474,9 +476,11 @@ pk_vm *pk_conn_intern_vm(pk_conn *c, pk_vm *vm)
 
 void pk_conn_forget_vm(pk_conn *c, pk_vm *vm)
 {
+	gpointer key = NULL, value = NULL;
 	g_mutex_lock(&c->lock);
-	if (g_hash_table_lookup(c->vms, pk_vm_get_id(vm)) == vm)
-		g_hash_table_remove(c->vms, pk_vm_get_id(vm));
+	/* Usually the entry is vm's own: steal it in one lookup, put back another's. */
+	if (g_hash_table_steal_extended(c->vms, pk_vm_get_id(vm), &key, &value) && value != vm)
+		g_hash_table_insert(c->vms, key, value);
 	g_mutex_unlock(&c->lock);
 }
 

@@ -60,9 +60,9 @@ pk_server *pk_conn_get_server(pk_conn *c);
 
 /* VM identity map (weak: VMs remove themselves when disposed). */
 pk_vm *pk_conn_lookup_vm(pk_conn *c, const char *id);        /* new reference or NULL */
-/* vm if no live VM of its id is known (then it is stored), else the known one; a new
- * reference either way. */
-pk_vm *pk_conn_intern_vm(pk_conn *c, pk_vm *vm);
+/* The live VM of that id, or else make(data) (a new VM of that id), which is stored: a new
+ * reference either way. make runs under the connection's lock. */
+pk_vm *pk_conn_intern_vm(pk_conn *c, const char *id, pk_vm *(*make)(gpointer), gpointer data);
 void pk_conn_forget_vm(pk_conn *c, pk_vm *vm);
 
 /* Forget what the connection knows about a VM id (after a delete). */

@@ -79,6 +79,7 @@ pk_vm_data *pk_vm_data_copy(const pk_vm_data *d)
 		g_ptr_array_add(c->nets, dst);
 	}
 	c->digest = g_strdup(d->digest);
+	c->identity_only = d->identity_only;
 	return c;
 }
 

@@ -406,6 +406,16 @@ static gboolean begin_edit_step(pk_job *job, gpointer data, GCancellable *cancel
 			return FALSE;
 		}
 		g_clear_error(&local);
+		const pk_vm_data *cur = pk_vm_lock_config(vm);
+		gboolean partial = cur->identity_only;
+		pk_vm_unlock(vm);
+		if (partial) {   /* never edit (and commit) a configuration we do not have */
+			g_set_error(error, PK_ERROR, PRL_ERR_VM_GET_CONFIG_FAILED,
+			            "the configuration of VM '%s' is not known: it came from an "
+			            "identity-only list and the driver cannot read it",
+			            pk_vm_get_id(vm));
+			return FALSE;
+		}
 	}
 	pk_vm_begin_edit(vm, d);
 	return TRUE;

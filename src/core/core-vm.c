@@ -58,28 +58,25 @@ static pk_vm *vm_new(pk_conn *c, pk_server *srv, pk_vm_data *data)
 	return vm;
 }
 
-static pk_vm_data *vm_steal_data(pk_vm *vm)
+typedef struct {
+	pk_conn *conn;
+	pk_server *server;
+	pk_vm_data *data;          /* taken by make_vm */
+} vm_make_args;
+
+static pk_vm *make_vm(gpointer p)
 {
-	g_mutex_lock(&vm->lock);
-	pk_vm_data *d = vm->data;
-	vm->data = pk_vm_data_new();
-	g_mutex_unlock(&vm->lock);
-	return d;
+	vm_make_args *a = p;
+	return vm_new(a->conn, a->server, g_steal_pointer(&a->data));
 }
 
 pk_vm *pk_vm_from_data(pk_conn *c, pk_server *srv, pk_vm_data *data)
 {
 	g_return_val_if_fail(data != NULL && data->id != NULL, NULL);
-	pk_vm *vm = pk_conn_lookup_vm(c, data->id);
-	if (vm != NULL) {
-		pk_vm_update(vm, data);
-		return vm;
-	}
-	pk_vm *fresh = vm_new(c, srv, data);
-	vm = pk_conn_intern_vm(c, fresh);
-	if (vm != fresh)   /* another thread made it first: it gets our data */
-		pk_vm_update(vm, vm_steal_data(fresh));
-	pk_object_unref(fresh);
+	vm_make_args a = { c, srv, data };
+	pk_vm *vm = pk_conn_intern_vm(c, data->id, make_vm, &a);
+	if (a.data != NULL)   /* known already: refresh it */
+		pk_vm_update(vm, a.data);
 	return vm;
 }
 
@@ -122,6 +119,18 @@ void pk_vm_update(pk_vm *vm, pk_vm_data *data)
 {
 	g_mutex_lock(&vm->lock);
 	pk_vm_data *old = vm->data;
+	if (data->identity_only && !old->identity_only) {
+		/* An identity list says nothing about the configuration: keep it. */
+		old->is_template = data->is_template;
+		old->state = data->state;
+		g_free(old->name);
+		old->name = g_steal_pointer(&data->name);
+		g_free(old->power_state);
+		old->power_state = g_steal_pointer(&data->power_state);
+		g_mutex_unlock(&vm->lock);
+		pk_vm_data_free(data);
+		return;
+	}
 	vm->data = data;
 	g_mutex_unlock(&vm->lock);
 	pk_vm_data_free(old);

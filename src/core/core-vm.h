@@ -22,7 +22,8 @@ const char *pk_vm_get_id(pk_vm *vm);
 pk_conn *pk_vm_get_conn(pk_vm *vm);
 pk_server *pk_vm_get_server(pk_vm *vm);
 
-/* Replace the cached data (consumed); an edit in progress is kept. */
+/* Replace the cached data (consumed); an edit in progress is kept. Identity-only data
+ * (pk_vm_data.identity_only) over full data updates only name, template flag and state. */
 void pk_vm_update(pk_vm *vm, pk_vm_data *data);
 void pk_vm_set_state(pk_vm *vm, VIRTUAL_MACHINE_STATE state);
 VIRTUAL_MACHINE_STATE pk_vm_get_state(pk_vm *vm);

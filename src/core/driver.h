@@ -60,6 +60,9 @@ typedef struct pk_vm_data {
 	GPtrArray *disks;              /* pk_disk_data* */
 	GPtrArray *nets;               /* pk_net_data* */
 	char *digest;                  /* edit token for optimistic concurrency; may be NULL */
+	gboolean identity_only;        /* only id, name, is_template, state and power_state are
+	                                  to be trusted; the rest may be missing or stale (a
+	                                  PK_LIST_IDENTITY_ONLY list) */
 } pk_vm_data;
 
 pk_vm_data *pk_vm_data_new(void);          /* arrays allocated, empty */
@@ -121,6 +124,9 @@ typedef enum {
 
 /* list/get flags */
 #define PK_GET_NO_GUEST_INFO   (1u << 0)  /* IPs not needed (cheaper) */
+/* list: only id, name, is_template, state and power_state are needed. A driver that can
+ * skip the rest sets pk_vm_data.identity_only; one that cannot returns full data. */
+#define PK_LIST_IDENTITY_ONLY  (1u << 1)
 /* clone flags */
 #define PK_CLONE_LINKED        (1u << 0)
 #define PK_CLONE_TO_TEMPLATE   (1u << 1)

@@ -309,6 +309,41 @@ static void test_list(void)
 	tp_close(c);
 }
 
+/* An identity list is one cluster/resources request: no configs, no guest agents. */
+static void test_list_identity(void)
+{
+	reset_fake();
+	pk_conn *c = tp_open(fake, "\"inventory_cache_ms\":\"60000\"");
+	GPtrArray *list = NULL;
+	g_autoptr(GError) error = NULL;
+	tp_counters_reset(fake);
+	g_assert_true(pve_driver.vm->list(c, PK_LIST_IDENTITY_ONLY | PK_GET_NO_GUEST_INFO, &list,
+	                                  NULL, &error));
+	g_assert_cmpint(tp_counter(fake, "GET /cluster/resources"), ==, 1);
+	g_assert_cmpint(tp_counter(fake, "GET /nodes/{node}/qemu/{vmid}/config"), ==, 0);
+	g_assert_cmpint(tp_counter(fake, "GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces"),
+	                ==, 0);
+	guint found = 0;
+	for (guint i = 0; i < list->len; i++) {
+		pk_vm_data *d = g_ptr_array_index(list, i);
+		guint v = (guint)g_ascii_strtoull(d->id, NULL, 10);
+		g_assert_true(d->identity_only);
+		g_assert_nonnull(d->name);
+		g_assert_cmpuint(d->ips->len, ==, 0);
+		if (v == 100 || v == 104) {
+			g_assert_true(d->is_template);
+			found++;
+		}
+		if (v == 101) {
+			g_assert_cmpint(d->state, ==, VMS_RUNNING);
+			found++;
+		}
+	}
+	g_assert_cmpuint(found, ==, 3);
+	g_ptr_array_unref(list);
+	tp_close(c);
+}
+
 static void test_get(void)
 {
 	reset_fake();
@@ -1104,6 +1139,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/pve/driver/open/tls", test_open_tls);
 	g_test_add_func("/pve/driver/access-denied", test_access_denied);
 	g_test_add_func("/pve/driver/list", test_list);
+	g_test_add_func("/pve/driver/list/identity", test_list_identity);
 	g_test_add_func("/pve/driver/get", test_get);
 	g_test_add_func("/pve/driver/vanishing-vm", test_vanishing_vm);
 	g_test_add_func("/pve/driver/power/cycle", test_power_cycle);

@@ -22,6 +22,7 @@ static struct {
 	gint task_mode;            /* lock */
 	gboolean block;            /* lock */
 	PRL_RESULT fail_next;      /* lock */
+	PRL_RESULT fail_next_get;  /* lock */
 	guint next_task;           /* lock */
 	char *last_task;           /* lock */
 	guint status_calls;        /* atomic */
@@ -109,6 +110,7 @@ void fake_reset(guint n_vms)
 	fk.task_mode = 0;
 	fk.block = FALSE;
 	fk.fail_next = 0;
+	fk.fail_next_get = 0;
 	for (guint i = 0; i < n_vms; i++) {
 		char *id = g_strdup_printf("vm-%u", i);
 		char *name = g_strdup_printf("VM %u", i);
@@ -142,6 +144,13 @@ void fake_fail_next(PRL_RESULT code)
 {
 	g_mutex_lock(&fk.lock);
 	fk.fail_next = code;
+	g_mutex_unlock(&fk.lock);
+}
+
+void fake_fail_next_get(PRL_RESULT code)
+{
+	g_mutex_lock(&fk.lock);
+	fk.fail_next_get = code;
 	g_mutex_unlock(&fk.lock);
 }
 
@@ -298,8 +307,22 @@ static gboolean fake_list(pk_conn *c, guint flags, GPtrArray **out, GCancellable
 {
 	g_mutex_lock(&fk.lock);
 	*out = g_ptr_array_new_full(fk.vms->len, (GDestroyNotify)pk_vm_data_free);
-	for (guint i = 0; i < fk.vms->len; i++)
-		g_ptr_array_add(*out, pk_vm_data_copy(((fake_vm *)fk.vms->pdata[i])->data));
+	for (guint i = 0; i < fk.vms->len; i++) {
+		const pk_vm_data *src = ((fake_vm *)fk.vms->pdata[i])->data;
+		pk_vm_data *d;
+		if (flags & PK_LIST_IDENTITY_ONLY) {
+			d = pk_vm_data_new();
+			d->id = g_strdup(src->id);
+			d->name = g_strdup(src->name);
+			d->is_template = src->is_template;
+			d->state = src->state;
+			d->power_state = g_strdup(src->power_state);
+			d->identity_only = TRUE;
+		} else {
+			d = pk_vm_data_copy(src);
+		}
+		g_ptr_array_add(*out, d);
+	}
 	g_mutex_unlock(&fk.lock);
 	return TRUE;
 }
@@ -308,7 +331,11 @@ static gboolean fake_get(pk_conn *c, const char *id, guint flags, pk_vm_data **o
                          GCancellable *cancel, GError **error)
 {
 	g_mutex_lock(&fk.lock);
-	fake_vm *v = find(id, error);
+	PRL_RESULT fail = fk.fail_next_get;
+	fk.fail_next_get = 0;
+	fake_vm *v = fail == 0 ? find(id, error) : NULL;
+	if (fail != 0)
+		g_set_error(error, PK_ERROR, fail, "injected get failure");
 	if (v != NULL)
 		*out = pk_vm_data_copy(v->data);
 	g_mutex_unlock(&fk.lock);

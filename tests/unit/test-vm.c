@@ -79,6 +79,75 @@ static void test_list_and_identity(void)
 	teardown();
 }
 
+/* PGVLF_GET_ONLY_IDENTITY_INFO: id, name, template flag and state, no configuration; a VM
+ * whose configuration is known keeps it; BeginEdit reads the configuration first. */
+static PRL_UINT32 ram_of(PRL_HANDLE vm)
+{
+	PRL_UINT32 ram = 12345;
+	g_assert_cmpint(PrlVmCfg_GetRamSize(vm, &ram), ==, PRL_ERR_SUCCESS);
+	return ram;
+}
+
+static PRL_HANDLE param_of(PRL_HANDLE res, PRL_UINT32 i)
+{
+	PRL_HANDLE vm = PRL_INVALID_HANDLE;
+	g_assert_cmpint(PrlResult_GetParamByIndex(res, i, &vm), ==, PRL_ERR_SUCCESS);
+	return vm;
+}
+
+static void test_identity_list(void)
+{
+	setup(3);
+	PRL_HANDLE full = rt_vm(srv, "vm-1");   /* configuration known */
+	g_assert_cmpuint(ram_of(full), ==, 1024);
+
+	PRL_HANDLE res = PRL_INVALID_HANDLE;
+	g_assert_cmpint(rt_wait(PrlSrv_GetVmListEx(srv, PGVLF_GET_ONLY_IDENTITY_INFO), &res), ==,
+	                PRL_ERR_SUCCESS);
+	g_assert_cmpuint(count_params(res), ==, 4);
+	PRL_HANDLE v0 = param_of(res, 0), v1 = param_of(res, 1), tpl = param_of(res, 3);
+	char name[32];
+	PRL_UINT32 len = sizeof(name);
+	g_assert_cmpint(PrlVmCfg_GetName(v0, name, &len), ==, PRL_ERR_SUCCESS);
+	g_assert_cmpstr(name, ==, "VM 0");
+	VIRTUAL_MACHINE_STATE st = VMS_UNKNOWN;
+	PRL_HANDLE info = PRL_INVALID_HANDLE;
+	g_assert_cmpint(PrlVmCfg_GetVmInfo(v0, &info), ==, PRL_ERR_SUCCESS);
+	g_assert_cmpint(PrlVmInfo_GetState(info, &st), ==, PRL_ERR_SUCCESS);
+	g_assert_cmpint(st, ==, VMS_STOPPED);
+	PrlHandle_Free(info);
+	PRL_BOOL is_tpl = PRL_FALSE;
+	g_assert_cmpint(PrlVmCfg_IsTemplate(tpl, &is_tpl), ==, PRL_ERR_SUCCESS);
+	g_assert_true(is_tpl);
+	g_assert_cmpuint(ram_of(v0), ==, 0);      /* not read */
+	g_assert_true(v1 == full);
+	g_assert_cmpuint(ram_of(full), ==, 1024);  /* kept */
+	PrlHandle_Free(res);
+
+	/* Editing starts from the platform's configuration, not from the identity. */
+	g_assert_cmpint(rt_wait(PrlVm_BeginEdit(v0), NULL), ==, PRL_ERR_SUCCESS);
+	g_assert_cmpuint(ram_of(v0), ==, 1024);
+	PrlHandle_Free(v0);
+	PrlHandle_Free(full);
+	PrlHandle_Free(v1);
+
+	/* ... and refuses when it cannot read it. */
+	g_assert_cmpint(rt_wait(PrlSrv_GetVmListEx(srv, PGVLF_GET_ONLY_IDENTITY_INFO), &res), ==,
+	                PRL_ERR_SUCCESS);
+	PRL_HANDLE v2 = param_of(res, 2);
+	fake_fail_next_get(PRL_ERR_UNIMPLEMENTED);
+	g_assert_cmpint(rt_wait(PrlVm_BeginEdit(v2), NULL), ==, PRL_ERR_VM_GET_CONFIG_FAILED);
+	PrlHandle_Free(res);
+
+	/* A full list fills the configuration in. */
+	g_assert_cmpint(rt_wait(PrlSrv_GetVmListEx(srv, 0), &res), ==, PRL_ERR_SUCCESS);
+	g_assert_cmpuint(ram_of(v2), ==, 1024);
+	PrlHandle_Free(res);
+	PrlHandle_Free(v2);
+	PrlHandle_Free(tpl);
+	teardown();
+}
+
 static void test_config(void)
 {
 	setup(2);
@@ -762,6 +831,20 @@ static void test_sim(void)
 		PrlHandle_Free(vm);
 	}
 	PrlHandle_Free(res);
+	/* The sim driver skips the configuration of an identity list. */
+	g_assert_cmpint(rt_wait(PrlSrv_GetVmListEx(s, PGVLF_GET_ONLY_IDENTITY_INFO), &res), ==,
+	                PRL_ERR_SUCCESS);
+	g_assert_cmpuint(count_params(res), ==, n);
+	for (PRL_UINT32 i = 0; i < n; i++) {
+		PRL_HANDLE vm = param_of(res, i);
+		char vm_name[256];
+		PRL_UINT32 name_len = sizeof(vm_name);
+		g_assert_cmpint(PrlVmCfg_GetName(vm, vm_name, &name_len), ==, PRL_ERR_SUCCESS);
+		g_assert_cmpuint(strlen(vm_name), >, 0);
+		g_assert_cmpuint(ram_of(vm), ==, 0);
+		PrlHandle_Free(vm);
+	}
+	PrlHandle_Free(res);
 	rt_logoff_free(s);
 	rt_deinit_and_check_leaks();
 }
@@ -771,6 +854,7 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	dir = rt_tmpdir("test-vm");
 	g_test_add_func("/vm/list-and-identity", test_list_and_identity);
+	g_test_add_func("/vm/identity-list", test_identity_list);
 	g_test_add_func("/vm/config", test_config);
 	g_test_add_func("/vm/edit-commit", test_edit_commit);
 	g_test_add_func("/vm/template", test_template);

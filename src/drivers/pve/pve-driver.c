@@ -211,8 +211,11 @@ static gboolean pve_vm_list(pk_conn *c, guint flags, GPtrArray **out, GCancellab
 		if (pve_resource_in_scope(pc, r))
 			g_ptr_array_add(scope, (gpointer)r);
 	}
-	gboolean want_ips = !(flags & PK_GET_NO_GUEST_INFO);
-	pve_prefetch(pc, inv, scope, want_ips, cancel);
+	/* Identity only: what cluster/resources says (plus a cached config, no request). */
+	gboolean identity = (flags & PK_LIST_IDENTITY_ONLY) != 0;
+	gboolean want_ips = !identity && !(flags & PK_GET_NO_GUEST_INFO);
+	if (!identity)
+		pve_prefetch(pc, inv, scope, want_ips, cancel);
 	if (g_cancellable_set_error_if_cancelled(cancel, error))
 		return FALSE;
 
@@ -226,7 +229,9 @@ static gboolean pve_vm_list(pk_conn *c, guint flags, GPtrArray **out, GCancellab
 		g_autofree char *qmp = NULL;
 		if (pc->s.suspend_mode == PVE_SUSPEND_PAUSE && res_is_running(r))
 			qmp = pve_qmpstatus_get(pc, r, cancel);
-		g_ptr_array_add(vms, vm_data_build(pc, r, conf, ips, qmp));
+		pk_vm_data *d = vm_data_build(pc, r, conf, ips, qmp);
+		d->identity_only = identity;
+		g_ptr_array_add(vms, d);
 	}
 	*out = vms;
 	return TRUE;
