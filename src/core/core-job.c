@@ -619,6 +619,9 @@ PRL_HANDLE pk_job_submit(pk_job *job, pk_job_func func, gpointer data, GDestroyN
 }
 
 static PRL_HANDLE job_fail_va(pk_job *job, PRL_RESULT code, const char *fmt, va_list ap)
+	G_GNUC_PRINTF(3, 0);
+
+static PRL_HANDLE job_fail_va(pk_job *job, PRL_RESULT code, const char *fmt, va_list ap)
 {
 	char *message = fmt != NULL ? g_strdup_vprintf(fmt, ap) : NULL;
 	job->state = JOB_QUEUED;   /* from NEW: finishing needs no worker */

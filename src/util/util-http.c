@@ -507,8 +507,9 @@ static gboolean http_transport_retryable(CURLcode rc, const http_slot *slot)
 	}
 }
 
+/* budget_ms: what the attempt was given; took_ms: what it took. */
 static void http_transport_error(pk_http *http, http_slot *slot, CURLcode rc, guint budget_ms,
-                                 GError **error)
+                                 guint took_ms, GError **error)
 {
 	const char *detail = slot->errbuf[0] != '\0' ? slot->errbuf : curl_easy_strerror(rc);
 	g_autofree char *msg = NULL;
@@ -523,8 +524,15 @@ static void http_transport_error(pk_http *http, http_slot *slot, CURLcode rc, gu
 		break;
 	case CURLE_OPERATION_TIMEDOUT:
 		code = PRL_ERR_IO_CONNECTION_TIMEOUT;
-		msg = g_strdup_printf("no answer from %s within %u ms (%s)", http->label, budget_ms,
-		                      detail);
+		/* Say which bound ran out. Ending well before the attempt's budget means the
+		 * connect timeout (TCP and TLS) did; curl's message may then describe a reused
+		 * connection that failed first, so it is left out. */
+		if (http->connect_timeout_ms < budget_ms && took_ms + 100 < budget_ms)
+			msg = g_strdup_printf("cannot connect to %s within %u ms", http->label,
+			                      http->connect_timeout_ms);
+		else
+			msg = g_strdup_printf("no answer from %s within %u ms (%s)", http->label,
+			                      http->timeout_ms, detail);
 		break;
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
@@ -730,11 +738,12 @@ gboolean pk_http_send(pk_http *http, const pk_http_request *req, pk_http_respons
 		CURLcode rc = CURLE_OK;
 		attempt_outcome res = http_attempt(http, slot, req, url, headers, budget_ms, &cap, &rc,
 		                                   cancel);
+		guint took_ms = (guint)((g_get_monotonic_time() - now) / 1000);
 		gboolean retry_transport = res == ATTEMPT_TRANSPORT_ERROR &&
 		                           http_transport_retryable(rc, slot);
 		if (res == ATTEMPT_TRANSPORT_ERROR && (!idempotent || !retry_transport ||
 		                                       attempt >= http->max_retries))
-			http_transport_error(http, slot, rc, http->timeout_ms, error);
+			http_transport_error(http, slot, rc, budget_ms, took_ms, error);
 		http_slot_give_back(http, slot);
 
 		if (res == ATTEMPT_CANCELLED) {

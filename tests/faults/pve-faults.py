@@ -270,6 +270,9 @@ def main():
                    fake.clear)
         fault_case(p, "silent platform (accepts, never answers)", "guests/list", None,
                    lambda: proxy.set_mode("blackhole"), lambda: proxy.set_mode("up"))
+        msg = results[-1][3]
+        tap.ok("cannot connect to " in msg and " within " in msg,
+               "silent platform: the error names the connect bound that ran out", msg)
 
         fault_case(p, "5xx storm (reads)", "guests/list", None,
                    lambda: fake.fault(kind="status", status=503,
