@@ -23,11 +23,15 @@ G_BEGIN_DECLS
 	X(virConnectGetLibVersion) \
 	X(virConnectGetType) \
 	X(virConnectGetVersion) \
+	X(virConnectIsAlive) \
 	X(virConnectListAllDomains) \
 	X(virConnectListAllNetworks) \
 	X(virConnectListAllStoragePools) \
 	X(virConnectOpenAuth) \
+	X(virConnectRef) \
+	X(virConnectRegisterCloseCallback) \
 	X(virConnectSetKeepAlive) \
+	X(virConnectUnregisterCloseCallback) \
 	X(virDomainCreate) \
 	X(virDomainDefineXML) \
 	X(virDomainDestroy) \
@@ -117,11 +121,15 @@ G_END_DECLS
 #define virConnectGetLibVersion (lv_dl.virConnectGetLibVersion)
 #define virConnectGetType (lv_dl.virConnectGetType)
 #define virConnectGetVersion (lv_dl.virConnectGetVersion)
+#define virConnectIsAlive (lv_dl.virConnectIsAlive)
 #define virConnectListAllDomains (lv_dl.virConnectListAllDomains)
 #define virConnectListAllNetworks (lv_dl.virConnectListAllNetworks)
 #define virConnectListAllStoragePools (lv_dl.virConnectListAllStoragePools)
 #define virConnectOpenAuth (lv_dl.virConnectOpenAuth)
+#define virConnectRef (lv_dl.virConnectRef)
+#define virConnectRegisterCloseCallback (lv_dl.virConnectRegisterCloseCallback)
 #define virConnectSetKeepAlive (lv_dl.virConnectSetKeepAlive)
+#define virConnectUnregisterCloseCallback (lv_dl.virConnectUnregisterCloseCallback)
 #define virDomainCreate (lv_dl.virDomainCreate)
 #define virDomainDefineXML (lv_dl.virDomainDefineXML)
 #define virDomainDestroy (lv_dl.virDomainDestroy)

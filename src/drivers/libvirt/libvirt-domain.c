@@ -118,10 +118,10 @@ lv_node *lv_dom_inactive_xml(virDomainPtr dom, GError **error)
 	return root;
 }
 
-gboolean lv_dom_define(lv_conn *lc, const lv_node *root, GError **error)
+gboolean lv_dom_define(virConnectPtr conn, const lv_node *root, GError **error)
 {
 	g_autofree char *xml = lv_xml_format(root);
-	virDomainPtr d = virDomainDefineXML(lc->conn, xml);
+	virDomainPtr d = virDomainDefineXML(conn, xml);
 	if (d == NULL)
 		return lv_fail(error, PRL_ERR_INVALID_CONFIGURATION, "cannot define the VM");
 	virDomainFree(d);
@@ -176,10 +176,10 @@ static void dom_addresses(virDomainPtr dom, unsigned int source, GPtrArray *ips)
 
 /* MAC (upper case) → GPtrArray of IPs from every active network's DHCP leases; NULL when
  * the hypervisor cannot list leases (then each domain is asked). */
-static GHashTable *network_leases(lv_conn *lc)
+static GHashTable *network_leases(virConnectPtr conn)
 {
 	virNetworkPtr *nets = NULL;
-	int n = virConnectListAllNetworks(lc->conn, &nets, VIR_CONNECT_LIST_NETWORKS_ACTIVE);
+	int n = virConnectListAllNetworks(conn, &nets, VIR_CONNECT_LIST_NETWORKS_ACTIVE);
 	if (n < 0) {
 		virResetLastError();
 		return NULL;
@@ -291,7 +291,7 @@ static void dom_entry_clear(gpointer p)
  * lists domains by state (running, shut off with and without a managed save, paused,
  * other); only paused and "other" ones are asked for their exact state and reason. A
  * domain that changes state between the calls is kept once (first seen). */
-static gboolean list_states(lv_conn *lc, GArray *out, GError **error)
+static gboolean list_states(virConnectPtr conn, GArray *out, GError **error)
 {
 	static const struct { unsigned int flags; int state; gboolean saved; gboolean ask; } parts[] = {
 		{ VIR_CONNECT_LIST_DOMAINS_RUNNING, VIR_DOMAIN_RUNNING, FALSE, FALSE },
@@ -305,7 +305,7 @@ static gboolean list_states(lv_conn *lc, GArray *out, GError **error)
 	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	for (gsize k = 0; k < G_N_ELEMENTS(parts); k++) {
 		virDomainPtr *doms = NULL;
-		int n = virConnectListAllDomains(lc->conn, &doms, parts[k].flags);
+		int n = virConnectListAllDomains(conn, &doms, parts[k].flags);
 		if (n < 0)
 			return lv_fail(error, PRL_ERR_OPERATION_FAILED, "cannot list domains");
 		for (int i = 0; i < n; i++) {
@@ -327,19 +327,18 @@ static gboolean list_states(lv_conn *lc, GArray *out, GError **error)
 	return TRUE;
 }
 
-static gboolean lv_vm_list(pk_conn *c, guint flags, GPtrArray **out, GCancellable *cancel,
-                           GError **error)
+static gboolean vm_list(lv_conn *lc, virConnectPtr conn, guint flags, GPtrArray **out,
+                        GError **error)
 {
-	lv_conn *lc = lv_conn_of(c);
 	gboolean want_ips = !(flags & PK_GET_NO_GUEST_INFO) && lc->s.ip_source != LV_IP_NONE;
 	g_autoptr(GArray) entries = g_array_new(FALSE, TRUE, sizeof(dom_entry));
 	g_array_set_clear_func(entries, dom_entry_clear);
-	if (!list_states(lc, entries, error))
+	if (!list_states(conn, entries, error))
 		return FALSE;
 
 	g_autoptr(GHashTable) leases = NULL;
 	if (want_ips && lc->s.ip_source != LV_IP_AGENT)
-		leases = network_leases(lc);
+		leases = network_leases(conn);
 
 	GPtrArray *list = g_ptr_array_new_full(entries->len, (GDestroyNotify)pk_vm_data_free);
 	for (guint i = 0; i < entries->len; i++) {
@@ -375,14 +374,24 @@ static gboolean lv_vm_list(pk_conn *c, guint flags, GPtrArray **out, GCancellabl
 	return TRUE;
 }
 
+static gboolean lv_vm_list(pk_conn *c, guint flags, GPtrArray **out, GCancellable *cancel,
+                           GError **error)
+{
+	lv_conn *lc = lv_conn_of(c);
+	lv_call call = { LV_READ };
+	while (lv_call_next(lc, &call, error))
+		call.ok = vm_list(lc, call.conn, flags, out, &call.error);
+	return call.ok;
+}
+
 /* Disk sizes where the disk is a storage volume (one lookup each). */
-static void disk_sizes(lv_conn *lc, pk_vm_data *d)
+static void disk_sizes(virConnectPtr conn, pk_vm_data *d)
 {
 	for (guint i = 0; i < d->disks->len; i++) {
 		pk_disk_data *dd = d->disks->pdata[i];
 		if (dd->image_path == NULL || dd->image_path[0] != '/')
 			continue;
-		virStorageVolPtr v = virStorageVolLookupByPath(lc->conn, dd->image_path);
+		virStorageVolPtr v = virStorageVolLookupByPath(conn, dd->image_path);
 		virStorageVolInfo vi;
 		if (v != NULL && virStorageVolGetInfo(v, &vi) == 0)
 			dd->size_mb = vi.capacity / (1024 * 1024);
@@ -393,11 +402,10 @@ static void disk_sizes(lv_conn *lc, pk_vm_data *d)
 	}
 }
 
-static gboolean lv_vm_get(pk_conn *c, const char *id, guint flags, pk_vm_data **out,
-                          GCancellable *cancel, GError **error)
+static gboolean vm_get(lv_conn *lc, virConnectPtr conn, const char *id, guint flags,
+                       pk_vm_data **out, GError **error)
 {
-	lv_conn *lc = lv_conn_of(c);
-	virDomainPtr dom = lv_dom_lookup(lc, id, error);
+	virDomainPtr dom = lv_dom_lookup(conn, id, error);
 	if (dom == NULL)
 		return FALSE;
 	guint64 epoch = lv_cache_epoch(lc->ev);
@@ -424,7 +432,7 @@ static gboolean lv_vm_get(pk_conn *c, const char *id, guint flags, pk_vm_data **
 		goto out;
 	d->power_state = g_strdup(word);
 	lv_cache_store(lc->ev, id, d, &info, epoch);
-	disk_sizes(lc, d);
+	disk_sizes(conn, d);
 	if (!(flags & PK_GET_NO_GUEST_INFO) && (d->state == VMS_RUNNING || d->state == VMS_PAUSED))
 		dom_ips(lc, dom, &info, NULL, FALSE, d);
 	d->digest = lv_vm_digest(d);
@@ -433,6 +441,16 @@ static gboolean lv_vm_get(pk_conn *c, const char *id, guint flags, pk_vm_data **
 out:
 	virDomainFree(dom);
 	return ok;
+}
+
+static gboolean lv_vm_get(pk_conn *c, const char *id, guint flags, pk_vm_data **out,
+                          GCancellable *cancel, GError **error)
+{
+	lv_conn *lc = lv_conn_of(c);
+	lv_call call = { LV_READ };
+	while (lv_call_next(lc, &call, error))
+		call.ok = vm_get(lc, call.conn, id, flags, out, &call.error);
+	return call.ok;
 }
 
 /* ----------------------------------------------------------------- power ---- */
@@ -478,11 +496,10 @@ static gboolean do_start(virDomainPtr dom, VIRTUAL_MACHINE_STATE st, const char 
 	return power_call(virDomainCreate(dom), error, PRL_ERR_VM_START_FAILED, "start", dom);
 }
 
-static gboolean lv_vm_power(pk_conn *c, const char *id, pk_power_op op, guint flags,
-                            char **task_ref, GCancellable *cancel, GError **error)
+static gboolean vm_power(lv_conn *lc, virConnectPtr conn, const char *id, pk_power_op op,
+                         char **task_ref, GError **error)
 {
-	lv_conn *lc = lv_conn_of(c);
-	virDomainPtr dom = lv_dom_lookup(lc, id, error);
+	virDomainPtr dom = lv_dom_lookup(conn, id, error);
 	if (dom == NULL)
 		return FALSE;
 	const char *name = virDomainGetName(dom);
@@ -596,13 +613,21 @@ out:
 	return ok;
 }
 
-/* ---------------------------------------------------------------- delete ---- */
-
-static gboolean lv_vm_remove(pk_conn *c, const char *id, guint flags, char **task_ref,
-                             GCancellable *cancel, GError **error)
+static gboolean lv_vm_power(pk_conn *c, const char *id, pk_power_op op, guint flags,
+                            char **task_ref, GCancellable *cancel, GError **error)
 {
 	lv_conn *lc = lv_conn_of(c);
-	virDomainPtr dom = lv_dom_lookup(lc, id, error);
+	lv_call call = { LV_WRITE };
+	while (lv_call_next(lc, &call, error))
+		call.ok = vm_power(lc, call.conn, id, op, task_ref, &call.error);
+	return call.ok;
+}
+
+/* ---------------------------------------------------------------- delete ---- */
+
+static gboolean vm_remove(lv_conn *lc, virConnectPtr conn, const char *id, GError **error)
+{
+	virDomainPtr dom = lv_dom_lookup(conn, id, error);
 	if (dom == NULL)
 		return FALSE;
 	lv_dom_busy_enter(lc, id);
@@ -638,7 +663,7 @@ static gboolean lv_vm_remove(pk_conn *c, const char *id, guint flags, char **tas
 		for (guint j = 0; j < s->layers->len; j++)
 			g_ptr_array_add(candidates, g_strdup(((lv_layer *)s->layers->pdata[j])->path));
 	}
-	owned = lv_vol_owned_by(lc, id);
+	owned = lv_vol_owned_by(conn, id);
 	for (guint i = 0; i < owned->len; i++)
 		g_ptr_array_add(candidates, g_strdup(owned->pdata[i]));
 
@@ -659,12 +684,22 @@ static gboolean lv_vm_remove(pk_conn *c, const char *id, guint flags, char **tas
 		goto out;
 	}
 	lv_cache_invalidate(lc->ev, id);
-	lv_vol_release(lc, candidates);
+	lv_vol_release(conn, candidates);
 	ok = TRUE;
 out:
 	lv_dom_busy_leave(lc, id);
 	virDomainFree(dom);
 	return ok;
+}
+
+static gboolean lv_vm_remove(pk_conn *c, const char *id, guint flags, char **task_ref,
+                             GCancellable *cancel, GError **error)
+{
+	lv_conn *lc = lv_conn_of(c);
+	lv_call call = { LV_WRITE };
+	while (lv_call_next(lc, &call, error))
+		call.ok = vm_remove(lc, call.conn, id, &call.error);
+	return call.ok;
 }
 
 /* ------------------------------------------------------------------ edit ---- */
@@ -680,7 +715,7 @@ static gboolean name_valid(const char *name)
 	return TRUE;
 }
 
-gboolean lv_check_new_name(lv_conn *lc, const char *name, PRL_RESULT blank_code,
+gboolean lv_check_new_name(virConnectPtr conn, const char *name, PRL_RESULT blank_code,
                            GError **error)
 {
 	g_autofree char *t = name != NULL ? g_strstrip(g_strdup(name)) : NULL;
@@ -689,7 +724,7 @@ gboolean lv_check_new_name(lv_conn *lc, const char *name, PRL_RESULT blank_code,
 	if (!name_valid(name))
 		return lv_set_error(error, PRL_ERR_INVALID_ARG, "invalid VM name (control "
 		                    "characters, '/', bad UTF-8, or longer than 200 bytes)");
-	virDomainPtr other = virDomainLookupByName(lc->conn, name);
+	virDomainPtr other = virDomainLookupByName(conn, name);
 	if (other != NULL) {
 		virDomainFree(other);
 		return lv_set_error(error, PRL_ERR_VM_ALREADY_REGISTERED_VM_NAME,
@@ -699,12 +734,10 @@ gboolean lv_check_new_name(lv_conn *lc, const char *name, PRL_RESULT blank_code,
 	return TRUE;
 }
 
-static gboolean lv_vm_commit(pk_conn *c, const char *id, const pk_vm_data *o,
-                             const pk_vm_data *n, guint flags, char **task_ref,
-                             GCancellable *cancel, GError **error)
+static gboolean vm_commit(lv_conn *lc, virConnectPtr conn, const char *id, const pk_vm_data *o,
+                          const pk_vm_data *n, GError **error)
 {
-	lv_conn *lc = lv_conn_of(c);
-	virDomainPtr dom = lv_dom_lookup(lc, id, error);
+	virDomainPtr dom = lv_dom_lookup(conn, id, error);
 	if (dom == NULL)
 		return FALSE;
 	lv_dom_busy_enter(lc, id);
@@ -775,7 +808,7 @@ static gboolean lv_vm_commit(pk_conn *c, const char *id, const pk_vm_data *o,
 		goto out;
 	}
 	if (ch_name) {
-		if (!lv_check_new_name(lc, n->name, PRL_ERR_INVALID_PARAM, error))
+		if (!lv_check_new_name(conn, n->name, PRL_ERR_INVALID_PARAM, error))
 			goto out;
 		if (virDomainRename(dom, n->name, 0) < 0) {
 			lv_fail(error, PRL_ERR_OPERATION_FAILED, "cannot rename VM '%s'", old_name);
@@ -799,7 +832,7 @@ static gboolean lv_vm_commit(pk_conn *c, const char *id, const pk_vm_data *o,
 			m->is_template = n->is_template;
 			lv_meta_apply(root, m);
 		}
-		if (!lv_dom_define(lc, root, error))
+		if (!lv_dom_define(conn, root, error))
 			goto undo;
 	} else {
 		/* Running: description and "no longer a template" apply live and persistently. */
@@ -834,13 +867,23 @@ out:
 	return ok;
 }
 
-/* ------------------------------------------------------------ statistics ---- */
-
-static gboolean lv_vm_statistics(pk_conn *c, const char *id, pk_stats_data **out,
-                                 GCancellable *cancel, GError **error)
+static gboolean lv_vm_commit(pk_conn *c, const char *id, const pk_vm_data *o,
+                             const pk_vm_data *n, guint flags, char **task_ref,
+                             GCancellable *cancel, GError **error)
 {
 	lv_conn *lc = lv_conn_of(c);
-	virDomainPtr dom = lv_dom_lookup(lc, id, error);
+	lv_call call = { LV_WRITE };
+	while (lv_call_next(lc, &call, error))
+		call.ok = vm_commit(lc, call.conn, id, o, n, &call.error);
+	return call.ok;
+}
+
+/* ------------------------------------------------------------ statistics ---- */
+
+static gboolean vm_statistics(virConnectPtr conn, const char *id, pk_stats_data **out,
+                              GCancellable *cancel, GError **error)
+{
+	virDomainPtr dom = lv_dom_lookup(conn, id, error);
 	if (dom == NULL)
 		return FALSE;
 	virDomainInfo di;
@@ -886,6 +929,16 @@ static gboolean lv_vm_statistics(pk_conn *c, const char *id, pk_stats_data **out
 	virDomainFree(dom);
 	*out = s;
 	return TRUE;
+}
+
+static gboolean lv_vm_statistics(pk_conn *c, const char *id, pk_stats_data **out,
+                                 GCancellable *cancel, GError **error)
+{
+	lv_conn *lc = lv_conn_of(c);
+	lv_call call = { LV_READ };
+	while (lv_call_next(lc, &call, error))
+		call.ok = vm_statistics(call.conn, id, out, cancel, &call.error);
+	return call.ok;
 }
 
 const pk_vm_ops lv_vm_ops = {

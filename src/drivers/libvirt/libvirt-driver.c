@@ -1,8 +1,9 @@
 /* The libvirt driver (doc/drivers/libvirt.md): QEMU/KVM through libvirt's C API, locally
  * (qemu:///system), remotely (qemu+ssh://host/system) or against libvirt's in-process test
  * hypervisor (test:///default). This file holds the vtable, connection setup (URI and
- * settings), error mapping, host information and the task references of graceful stops;
- * domains are in libvirt-domain.c, snapshots and clones in libvirt-snapshots.c. */
+ * settings), reconnecting after libvirt closed the connection, error mapping, host
+ * information and the task references of graceful stops; domains are in libvirt-domain.c,
+ * snapshots and clones in libvirt-snapshots.c. */
 #include "config.h"
 
 #include <stdarg.h>
@@ -119,14 +120,14 @@ gboolean lv_dom_uuid(virDomainPtr dom, char *buf)
 	return TRUE;
 }
 
-virDomainPtr lv_dom_lookup(lv_conn *lc, const char *id, GError **error)
+virDomainPtr lv_dom_lookup(virConnectPtr conn, const char *id, GError **error)
 {
 	if (id == NULL || !g_uuid_string_is_valid(id)) {
 		lv_set_error(error, PRL_ERR_VM_UUID_NOT_FOUND, "VM '%s' not found (ids are domain "
 		             "UUIDs)", id != NULL ? id : "");
 		return NULL;
 	}
-	virDomainPtr dom = virDomainLookupByUUIDString(lc->conn, id);
+	virDomainPtr dom = virDomainLookupByUUIDString(conn, id);
 	/* Not found only when libvirt says so (VIR_ERR_NO_DOMAIN): a closed connection must
 	 * not read as a deleted VM. */
 	if (dom == NULL)
@@ -320,12 +321,12 @@ static int auth_cb(virConnectCredentialPtr cred, unsigned int ncred, void *data)
 }
 
 /* storage_pool may name a pool or its target directory. */
-static gboolean resolve_pool(lv_conn *lc, GError **error)
+static gboolean resolve_pool(lv_conn *lc, virConnectPtr conn, GError **error)
 {
 	if (lc->s.pool == NULL)
 		return TRUE;
 	if (lc->s.pool[0] != '/') {
-		virStoragePoolPtr p = virStoragePoolLookupByName(lc->conn, lc->s.pool);
+		virStoragePoolPtr p = virStoragePoolLookupByName(conn, lc->s.pool);
 		if (p == NULL)
 			return lv_fail(error, PRL_ERR_INVALID_PARAM,
 			               "invalid value for setting 'storage_pool': no pool '%s'",
@@ -334,7 +335,7 @@ static gboolean resolve_pool(lv_conn *lc, GError **error)
 		return TRUE;
 	}
 	virStoragePoolPtr *pools = NULL;
-	int n = virConnectListAllStoragePools(lc->conn, &pools, 0);
+	int n = virConnectListAllStoragePools(conn, &pools, 0);
 	g_autofree char *want = g_canonicalize_filename(lc->s.pool, "/");
 	char *found = NULL;
 	for (int i = 0; i < n; i++) {
@@ -361,11 +362,11 @@ static gboolean resolve_pool(lv_conn *lc, GError **error)
 	return TRUE;
 }
 
-static gboolean check_network(lv_conn *lc, GError **error)
+static gboolean check_network(lv_conn *lc, virConnectPtr conn, GError **error)
 {
 	if (lc->s.network == NULL)
 		return TRUE;
-	virNetworkPtr n = virNetworkLookupByName(lc->conn, lc->s.network);
+	virNetworkPtr n = virNetworkLookupByName(conn, lc->s.network);
 	if (n == NULL)
 		return lv_fail(error, PRL_ERR_INVALID_PARAM,
 		               "invalid value for setting 'network': no network '%s'", lc->s.network);
@@ -373,21 +374,269 @@ static gboolean check_network(lv_conn *lc, GError **error)
 	return TRUE;
 }
 
+/* ------------------------------------------------------------ reconnecting ---- */
+
+static const char *close_reason(int reason)
+{
+	switch (reason) {
+	case VIR_CONNECT_CLOSE_REASON_ERROR:
+		return "I/O error";
+	case VIR_CONNECT_CLOSE_REASON_EOF:
+		return "closed by the other end";
+	case VIR_CONNECT_CLOSE_REASON_KEEPALIVE:
+		return "no answer to keep-alives";
+	case VIR_CONNECT_CLOSE_REASON_CLIENT:
+		return "closed by the client";
+	default:
+		return "unknown reason";
+	}
+}
+
+/* conn, if it is still the current connection, is lost: the first to notice logs it (once
+ * per outage, under the lock, so that whoever sees `lost` knows it is logged) and empties
+ * the cache. Caller holds conn_lock. */
+static void mark_lost_locked(lv_conn *lc, virConnectPtr conn, const char *why)
+{
+	if (lc->conn != conn || lc->lost)
+		return;
+	lc->lost = TRUE;
+	lc->lost_at_us = g_get_monotonic_time();
+	lc->attempts = 0;
+	g_autofree char *text = g_strdup_printf("the connection to '%s' was closed (%s)",
+	                                        lc->s.uri, why);
+	g_free(lc->lost_why);
+	lc->lost_why = pk_redact(text);
+	g_warning("libvirt: %s; reconnecting", lc->lost_why);
+	lv_cache_invalidate(lc->ev, NULL);
+	g_cond_broadcast(&lc->conn_cond);
+}
+
+static void mark_lost(lv_conn *lc, virConnectPtr conn, const char *why)
+{
+	g_mutex_lock(&lc->conn_lock);
+	mark_lost_locked(lc, conn, why);
+	g_mutex_unlock(&lc->conn_lock);
+}
+
+/* libvirt closed a connection: called on libvirt's event loop thread, or on a thread whose
+ * call noticed it, holding libvirt's lock of the close callback (so conn_lock is never held
+ * around libvirt calls that may take that lock). */
+static void on_close(virConnectPtr conn, int reason, void *opaque)
+{
+	mark_lost(opaque, conn, close_reason(reason));
+}
+
+/* A libvirt connection as the settings say: credentials from the settings only, libvirt's
+ * errors to the debug log, keep-alives, the close callback. */
+static virConnectPtr link_open(lv_conn *lc, GError **error)
+{
+	virConnectAuth auth = {
+		.credtype = (int[]){ VIR_CRED_AUTHNAME, VIR_CRED_USERNAME, VIR_CRED_PASSPHRASE },
+		.ncredtype = 3,
+		.cb = auth_cb,
+		.cbdata = &lc->s,
+	};
+	virConnectPtr conn = virConnectOpenAuth(lc->s.uri, &auth, 0);
+	if (conn == NULL) {
+		lv_fail(error, PRL_ERR_CANT_CONNECT_TO_DISPATCHER, "cannot connect to '%s'",
+		        lc->s.uri);
+		return NULL;
+	}
+	virConnSetErrorFunc(conn, NULL, lv_error_sink);
+	/* Remote connections notice a dead peer; local drivers do not support it. */
+	if (virConnectSetKeepAlive(conn, 5, 3) < 0)
+		virResetLastError();
+	/* Drivers whose connection cannot break (test://) accept it and never call it. */
+	if (virConnectRegisterCloseCallback(conn, on_close, lc, NULL) < 0)
+		virResetLastError();
+	return conn;
+}
+
+/* Drops our reference; requests still running on conn keep theirs. */
+static void link_close(lv_conn *lc, virConnectPtr conn)
+{
+	lv_events_detach(lc->ev, conn);
+	/* The registration holds a reference to conn. */
+	if (virConnectUnregisterCloseCallback(conn, on_close) < 0)
+		virResetLastError();
+	if (virConnectClose(conn) < 0)
+		virResetLastError();
+}
+
+/* The caller set `reconnecting`: nothing else touches the callbacks meanwhile. */
+static virConnectPtr reconnect(lv_conn *lc, virConnectPtr old, GError **error)
+{
+	if (old != NULL)
+		link_close(lc, old);
+	virConnectPtr conn = link_open(lc, error);
+	if (conn != NULL)
+		lv_events_attach(lc->ev, conn);
+	return conn;
+}
+
+static const char *without_prefix(const char *message)
+{
+	return g_str_has_prefix(message, "libvirt: ") ? message + 9 : message;
+}
+
+virConnectPtr lv_conn_acquire(lv_conn *lc, GError **error)
+{
+	gint64 wait_until = 0;
+	g_mutex_lock(&lc->conn_lock);
+	for (;;) {
+		if (lc->conn != NULL && !lc->lost) {
+			virConnectPtr conn = lc->conn;
+			virConnectRef(conn);   /* an atomic increment: fine under conn_lock */
+			g_mutex_unlock(&lc->conn_lock);
+			/* Local state, no round trip: a close libvirt has not reported yet. -1: the
+			 * driver cannot tell, so its connection does not break. */
+			int alive = virConnectIsAlive(conn);
+			if (alive != 0) {
+				if (alive < 0)
+					virResetLastError();
+				return conn;
+			}
+			mark_lost(lc, conn, "found closed");
+			lv_conn_release(conn);
+			g_mutex_lock(&lc->conn_lock);
+			continue;
+		}
+		if (!lc->reconnecting)
+			break;
+		/* Another thread reconnects: share its outcome. */
+		if (wait_until == 0)
+			wait_until = g_get_monotonic_time() + LV_RECONNECT_WAIT_MS * G_TIME_SPAN_MILLISECOND;
+		if (!g_cond_wait_until(&lc->conn_cond, &lc->conn_lock, wait_until) &&
+		    lc->reconnecting) {
+			lv_set_error(error, PRL_ERR_CANT_CONNECT_TO_DISPATCHER, "connection lost: "
+			             "reconnecting to '%s' takes longer than %d s", lc->s.uri,
+			             LV_RECONNECT_WAIT_MS / 1000);
+			g_mutex_unlock(&lc->conn_lock);
+			return NULL;
+		}
+		if (!lc->reconnecting && lc->conn == NULL) {
+			lv_set_error(error, PRL_ERR_CANT_CONNECT_TO_DISPATCHER, "connection lost: %s",
+			             lc->lost_why);
+			g_mutex_unlock(&lc->conn_lock);
+			return NULL;
+		}
+	}
+	/* Lost, and nobody reconnects: at most one attempt per interval, failing fast between. */
+	gint64 now = g_get_monotonic_time();
+	if (lc->attempts > 0 &&
+	    now < lc->attempt_at_us + LV_RECONNECT_INTERVAL_MS * G_TIME_SPAN_MILLISECOND) {
+		lv_set_error(error, PRL_ERR_CANT_CONNECT_TO_DISPATCHER, "connection lost: %s",
+		             lc->lost_why);
+		g_mutex_unlock(&lc->conn_lock);
+		return NULL;
+	}
+	lc->reconnecting = TRUE;
+	virConnectPtr old = g_steal_pointer(&lc->conn);
+	g_mutex_unlock(&lc->conn_lock);
+
+	GError *local = NULL;
+	virConnectPtr conn = reconnect(lc, old, &local);
+
+	g_mutex_lock(&lc->conn_lock);
+	lc->reconnecting = FALSE;
+	if (conn != NULL) {
+		g_message("libvirt: reconnected to '%s' after %.1f s", lc->s.uri,
+		          (g_get_monotonic_time() - lc->lost_at_us) / 1e6);
+		lc->conn = conn;
+		lc->lost = FALSE;
+		lc->attempts = 0;
+		g_clear_pointer(&lc->lost_why, g_free);
+		virConnectRef(conn);
+	} else {
+		lc->attempts++;
+		lc->attempt_at_us = g_get_monotonic_time();
+		g_free(lc->lost_why);
+		lc->lost_why = g_strdup(without_prefix(local->message));
+		PK_DEBUG("libvirt: reconnect attempt %u failed: %s", lc->attempts, lc->lost_why);
+		g_set_error(error, PK_ERROR, PRL_ERR_CANT_CONNECT_TO_DISPATCHER,
+		            "libvirt: connection lost: %s", lc->lost_why);
+		g_error_free(local);
+	}
+	g_cond_broadcast(&lc->conn_cond);
+	g_mutex_unlock(&lc->conn_lock);
+	return conn;
+}
+
+void lv_conn_release(virConnectPtr conn)
+{
+	if (conn != NULL && virConnectClose(conn) < 0)
+		virResetLastError();
+}
+
+/* Whether conn broke: replaced, reported closed, or closed by its local state. */
+static gboolean conn_dropped(lv_conn *lc, virConnectPtr conn)
+{
+	g_mutex_lock(&lc->conn_lock);
+	gboolean gone = lc->conn != conn || lc->lost;
+	g_mutex_unlock(&lc->conn_lock);
+	if (gone)
+		return TRUE;
+	int alive = virConnectIsAlive(conn);
+	if (alive != 0) {
+		if (alive < 0)
+			virResetLastError();
+		return FALSE;
+	}
+	mark_lost(lc, conn, "found closed");
+	return TRUE;
+}
+
+gboolean lv_call_next(lv_conn *lc, lv_call *call, GError **error)
+{
+	if (call->conn != NULL) {
+		/* A failure while the connection broke is the connection's doing, whatever
+		 * libvirt's error code says (an internal error, "client socket is closed", an
+		 * RPC or system error); a read is then safe to run again. */
+		gboolean dropped = !call->ok && conn_dropped(lc, call->conn);
+		lv_conn_release(g_steal_pointer(&call->conn));
+		if (call->ok)
+			return FALSE;
+		const char *msg = call->error != NULL ? call->error->message : "unknown error";
+		if (dropped && call->kind == LV_READ && call->runs == 1) {
+			PK_DEBUG("libvirt: the connection broke during a read (%s); once more", msg);
+			g_clear_error(&call->error);
+		} else if (dropped) {
+			g_set_error(error, PK_ERROR, PRL_ERR_IO_NO_CONNECTION,
+			            "libvirt: connection lost during the request%s: %s",
+			            call->kind == LV_WRITE ? " (it may have taken effect)" : "",
+			            without_prefix(msg));
+			g_clear_error(&call->error);
+			return FALSE;
+		} else {
+			g_propagate_error(error, g_steal_pointer(&call->error));
+			return FALSE;
+		}
+	}
+	call->ok = FALSE;
+	call->conn = lv_conn_acquire(lc, error);
+	if (call->conn == NULL)
+		return FALSE;
+	call->runs++;
+	return TRUE;
+}
+
+/* ----------------------------------------------------------- open, close ---- */
+
 static void lv_conn_free(lv_conn *lc)
 {
 	if (lc == NULL)
 		return;
-	if (lc->conn != NULL) {
-		if (lc->ev != NULL)
-			lv_events_detach(lc->ev, lc->conn);
-		virConnectClose(lc->conn);
-	}
+	if (lc->conn != NULL)
+		link_close(lc, lc->conn);
 	if (lc->ev != NULL)
 		lv_events_unref(lc->ev);
 	lv_settings_clear(&lc->s);
+	g_free(lc->lost_why);
 	g_hash_table_unref(lc->busy);
 	g_cond_clear(&lc->busy_cond);
 	g_mutex_clear(&lc->busy_lock);
+	g_cond_clear(&lc->conn_cond);
+	g_mutex_clear(&lc->conn_lock);
 	g_free(lc);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(lv_conn, lv_conn_free)
@@ -418,33 +667,23 @@ static pk_open_status lv_open(pk_conn *c, GUri *uri, GHashTable *settings_in,
 	pk_log_add_secrets_from_settings(settings);
 
 	g_autoptr(lv_conn) lc = g_new0(lv_conn, 1);
+	g_mutex_init(&lc->conn_lock);
+	g_cond_init(&lc->conn_cond);
 	g_mutex_init(&lc->busy_lock);
 	g_cond_init(&lc->busy_cond);
 	lc->busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	if (!lv_settings_parse(settings, uri, &lc->s, error) || !lv_event_loop_ensure(error))
 		return PK_OPEN_ERROR;
 	virSetErrorFunc(NULL, lv_error_sink);
-
-	virConnectAuth auth = {
-		.credtype = (int[]){ VIR_CRED_AUTHNAME, VIR_CRED_USERNAME, VIR_CRED_PASSPHRASE },
-		.ncredtype = 3,
-		.cb = auth_cb,
-		.cbdata = &lc->s,
-	};
-	gint64 t0 = pk_time_mono_us();
-	lc->conn = virConnectOpenAuth(lc->s.uri, &auth, 0);
-	if (lc->conn == NULL) {
-		lv_fail(error, PRL_ERR_CANT_CONNECT_TO_DISPATCHER, "cannot connect to '%s'",
-		        lc->s.uri);
-		return PK_OPEN_ERROR;
-	}
-	virConnSetErrorFunc(lc->conn, NULL, lv_error_sink);
-	/* Remote connections notice a dead peer; local drivers do not support it. */
-	if (virConnectSetKeepAlive(lc->conn, 5, 3) < 0)
-		virResetLastError();
-	if (!resolve_pool(lc, error) || !check_network(lc, error))
-		return PK_OPEN_ERROR;
 	lc->ev = lv_events_new(c);
+
+	gint64 t0 = pk_time_mono_us();
+	/* Not shared yet: no lock needed. */
+	lc->conn = link_open(lc, error);
+	if (lc->conn == NULL)
+		return PK_OPEN_ERROR;
+	if (!resolve_pool(lc, lc->conn, error) || !check_network(lc, lc->conn, error))
+		return PK_OPEN_ERROR;
 	lv_events_attach(lc->ev, lc->conn);
 	PK_DEBUG("libvirt: connected to %s in %.1f ms", lc->s.uri,
 	         (pk_time_mono_us() - t0) / 1000.0);
@@ -458,22 +697,57 @@ static void lv_close(pk_conn *c)
 	pk_conn_set_private(c, NULL);
 }
 
+static void watch_wake(GCancellable *cancel, gpointer data)
+{
+	lv_conn *lc = data;
+	g_mutex_lock(&lc->conn_lock);
+	g_cond_broadcast(&lc->conn_cond);
+	g_mutex_unlock(&lc->conn_lock);
+}
+
+/* Reports libvirt's events, and reopens a lost connection without waiting for a request,
+ * so that events flow again: LV_RECONNECT_INTERVAL_MS after the loss, then less and less
+ * often (twice the wait each time, up to 30 s) while libvirt stays away. */
 static void lv_watch(pk_conn *c, GCancellable *cancel)
 {
-	lv_events_watch(lv_conn_of(c)->ev, cancel);
+	lv_conn *lc = lv_conn_of(c);
+	lv_events_watch_begin(lc->ev);
+	gulong handler = g_cancellable_connect(cancel, G_CALLBACK(watch_wake), lc, NULL);
+	g_mutex_lock(&lc->conn_lock);
+	while (!g_cancellable_is_cancelled(cancel)) {
+		if (!lc->lost || lc->reconnecting) {
+			g_cond_wait(&lc->conn_cond, &lc->conn_lock);
+			continue;
+		}
+		gint64 wait_ms = MIN((gint64)LV_RECONNECT_INTERVAL_MS << MIN(lc->attempts, 5), 30000);
+		gint64 due = (lc->attempts > 0 ? lc->attempt_at_us : lc->lost_at_us) +
+		             wait_ms * G_TIME_SPAN_MILLISECOND;
+		if (g_get_monotonic_time() < due) {
+			g_cond_wait_until(&lc->conn_cond, &lc->conn_lock, due);
+			continue;
+		}
+		g_mutex_unlock(&lc->conn_lock);
+		GError *error = NULL;
+		virConnectPtr conn = lv_conn_acquire(lc, &error);
+		if (conn != NULL)
+			lv_conn_release(conn);
+		g_clear_error(&error);
+		g_mutex_lock(&lc->conn_lock);
+	}
+	g_mutex_unlock(&lc->conn_lock);
+	g_cancellable_disconnect(cancel, handler);
+	lv_events_watch_end(lc->ev);
 }
 
 /* ------------------------------------------------------------------ host ---- */
 
-static gboolean lv_host_info(pk_conn *c, pk_host_data **out, GCancellable *cancel,
-                             GError **error)
+static gboolean host_info(virConnectPtr conn, pk_host_data **out, GError **error)
 {
-	lv_conn *lc = lv_conn_of(c);
 	virNodeInfo ni;
-	if (virNodeGetInfo(lc->conn, &ni) < 0)
+	if (virNodeGetInfo(conn, &ni) < 0)
 		return lv_fail(error, PRL_ERR_OPERATION_FAILED, "host information");
 	pk_host_data *h = g_new0(pk_host_data, 1);
-	char *name = virConnectGetHostname(lc->conn);
+	char *name = virConnectGetHostname(conn);
 	h->hostname = g_strdup(name != NULL ? name : "");
 	free(name);
 	if (h->hostname[0] == '\0')
@@ -482,10 +756,10 @@ static gboolean lv_host_info(pk_conn *c, pk_host_data **out, GCancellable *cance
 	h->cpu_count = ni.cpus;
 	h->ram_mb = ni.memory / 1024;
 	unsigned long lib = 0, hv = 0;
-	const char *type = virConnectGetType(lc->conn);
-	if (virConnectGetLibVersion(lc->conn, &lib) < 0)
+	const char *type = virConnectGetType(conn);
+	if (virConnectGetLibVersion(conn, &lib) < 0)
 		virResetLastError();
-	if (virConnectGetVersion(lc->conn, &hv) < 0)
+	if (virConnectGetVersion(conn, &hv) < 0)
 		virResetLastError();
 	h->product_version = g_strdup_printf("libvirt %lu.%lu.%lu, %s %lu.%lu.%lu", lib / 1000000,
 	                                     lib / 1000 % 1000, lib % 1000,
@@ -493,6 +767,16 @@ static gboolean lv_host_info(pk_conn *c, pk_host_data **out, GCancellable *cance
 	                                     hv / 1000 % 1000, hv % 1000);
 	*out = h;
 	return TRUE;
+}
+
+static gboolean lv_host_info(pk_conn *c, pk_host_data **out, GCancellable *cancel,
+                             GError **error)
+{
+	lv_conn *lc = lv_conn_of(c);
+	lv_call call = { LV_READ };
+	while (lv_call_next(lc, &call, error))
+		call.ok = host_info(call.conn, out, &call.error);
+	return call.ok;
 }
 
 /* Busy/total CPU time of each host CPU, or FALSE when libvirt cannot tell. */
@@ -521,17 +805,16 @@ static gboolean cpu_sample(virConnectPtr conn, int cpus, GArray *busy, GArray *t
 	return TRUE;
 }
 
-static gboolean lv_host_statistics(pk_conn *c, pk_stats_data **out, GCancellable *cancel,
-                                   GError **error)
+static gboolean host_statistics(virConnectPtr conn, pk_stats_data **out,
+                                GCancellable *cancel, GError **error)
 {
-	lv_conn *lc = lv_conn_of(c);
 	virNodeInfo ni;
-	if (virNodeGetInfo(lc->conn, &ni) < 0)
+	if (virNodeGetInfo(conn, &ni) < 0)
 		return lv_fail(error, PRL_ERR_OPERATION_FAILED, "host statistics");
 	pk_stats_data *s = g_new0(pk_stats_data, 1);
 	s->cpu_usage = g_array_new(FALSE, TRUE, sizeof(guint32));
 	s->ram_total = (guint64)ni.memory * 1024;
-	unsigned long long free_b = virNodeGetFreeMemory(lc->conn);
+	unsigned long long free_b = virNodeGetFreeMemory(conn);
 	if (free_b == 0)
 		virResetLastError();
 	s->ram_free = MIN(free_b, s->ram_total);
@@ -541,8 +824,8 @@ static gboolean lv_host_statistics(pk_conn *c, pk_stats_data **out, GCancellable
 	g_autoptr(GArray) t0 = g_array_new(FALSE, TRUE, sizeof(guint64));
 	g_autoptr(GArray) b1 = g_array_new(FALSE, TRUE, sizeof(guint64));
 	g_autoptr(GArray) t1 = g_array_new(FALSE, TRUE, sizeof(guint64));
-	if (cpu_sample(lc->conn, (int)ni.cpus, b0, t0) && pk_time_sleep_ms(100, cancel) &&
-	    cpu_sample(lc->conn, (int)ni.cpus, b1, t1)) {
+	if (cpu_sample(conn, (int)ni.cpus, b0, t0) && pk_time_sleep_ms(100, cancel) &&
+	    cpu_sample(conn, (int)ni.cpus, b1, t1)) {
 		for (guint i = 0; i < b0->len; i++) {
 			guint64 db = g_array_index(b1, guint64, i) - g_array_index(b0, guint64, i);
 			guint64 dt = g_array_index(t1, guint64, i) - g_array_index(t0, guint64, i);
@@ -554,6 +837,16 @@ static gboolean lv_host_statistics(pk_conn *c, pk_stats_data **out, GCancellable
 	}
 	*out = s;
 	return TRUE;
+}
+
+static gboolean lv_host_statistics(pk_conn *c, pk_stats_data **out, GCancellable *cancel,
+                                   GError **error)
+{
+	lv_conn *lc = lv_conn_of(c);
+	lv_call call = { LV_READ };
+	while (lv_call_next(lc, &call, error))
+		call.ok = host_statistics(call.conn, out, cancel, &call.error);
+	return call.ok;
 }
 
 /* ------------------------------------------------------------------ tasks ---- */
@@ -591,16 +884,13 @@ static gboolean parse_stop_ref(const char *ref, char **uuid, gint64 *start, gint
 	return TRUE;
 }
 
-static gboolean lv_task_status(pk_conn *c, const char *task_ref, pk_task_status *out,
-                               GCancellable *cancel, GError **error)
+/* May force the stop; running it again is harmless (a stopped VM is a finished stop), so
+ * it counts as a read. */
+static gboolean task_status(virConnectPtr conn, const char *uuid, gint64 start,
+                            gint64 deadline, pk_task_status *out, GError **error)
 {
-	lv_conn *lc = lv_conn_of(c);
-	g_autofree char *uuid = NULL;
-	gint64 start = 0, deadline = 0;
-	if (!parse_stop_ref(task_ref, &uuid, &start, &deadline))
-		return lv_set_error(error, PRL_ERR_TASK_NOT_FOUND, "not a libvirt task reference");
 	GError *local = NULL;
-	virDomainPtr dom = lv_dom_lookup(lc, uuid, &local);
+	virDomainPtr dom = lv_dom_lookup(conn, uuid, &local);
 	if (dom == NULL) {
 		if (local->code != PRL_ERR_VM_UUID_NOT_FOUND) {
 			g_propagate_error(error, local);
@@ -636,6 +926,20 @@ static gboolean lv_task_status(pk_conn *c, const char *task_ref, pk_task_status 
 	}
 	virDomainFree(dom);
 	return ok;
+}
+
+static gboolean lv_task_status(pk_conn *c, const char *task_ref, pk_task_status *out,
+                               GCancellable *cancel, GError **error)
+{
+	lv_conn *lc = lv_conn_of(c);
+	g_autofree char *uuid = NULL;
+	gint64 start = 0, deadline = 0;
+	if (!parse_stop_ref(task_ref, &uuid, &start, &deadline))
+		return lv_set_error(error, PRL_ERR_TASK_NOT_FOUND, "not a libvirt task reference");
+	lv_call call = { LV_READ };
+	while (lv_call_next(lc, &call, error))
+		call.ok = task_status(call.conn, uuid, start, deadline, out, &call.error);
+	return call.ok;
 }
 
 static guint lv_task_poll_interval_ms(pk_conn *c, const char *task_ref)

@@ -4,12 +4,12 @@
  * with pk_conn_emit_vm_state and additions/removals with pk_conn_emit_vm_event.
  *
  * The cache is what keeps listing cheap: a list reads states for all domains in one call
- * and re-reads a domain's XML only after libvirt said that domain changed. */
+ * and re-reads a domain's XML only after libvirt said that domain changed. It is emptied
+ * whenever the libvirt connection is lost or replaced: events sent meanwhile are missed. */
 #include "config.h"
 
 #include "libvirt-private.h"
 #include "util-log.h"
-#include "util-time.h"
 
 enum { CB_LIFECYCLE, CB_METADATA, CB_DEV_ADDED, CB_DEV_REMOVED, CB_AGENT, CB_COUNT };
 
@@ -23,7 +23,8 @@ struct lv_events {
 	gboolean live;                /* lock: every callback registered; the cache is usable */
 	gboolean watching;            /* lock */
 	guint in_emit;                /* lock: callbacks reporting to the core right now */
-	int ids[CB_COUNT];            /* the opening/closing thread only */
+	int ids[CB_COUNT];            /* the thread that opens, reconnects or closes the
+	                               * connection (one at a time: lv_conn.reconnecting) */
 };
 
 /* ------------------------------------------------------------ event loop ---- */
@@ -307,7 +308,10 @@ void lv_events_attach(lv_events *ev, virConnectPtr conn)
 			all = FALSE;
 		}
 	}
+	/* Whatever was cached (or read before now) may predate unreported changes. */
 	g_mutex_lock(&ev->lock);
+	ev->epoch++;
+	g_hash_table_remove_all(ev->cache);
 	ev->live = all;
 	g_mutex_unlock(&ev->lock);
 }
@@ -316,6 +320,7 @@ void lv_events_detach(lv_events *ev, virConnectPtr conn)
 {
 	g_mutex_lock(&ev->lock);
 	ev->live = FALSE;
+	ev->epoch++;
 	g_hash_table_remove_all(ev->cache);
 	g_mutex_unlock(&ev->lock);
 	for (int i = 0; i < CB_COUNT; i++) {
@@ -325,13 +330,15 @@ void lv_events_detach(lv_events *ev, virConnectPtr conn)
 	}
 }
 
-void lv_events_watch(lv_events *ev, GCancellable *cancel)
+void lv_events_watch_begin(lv_events *ev)
 {
 	g_mutex_lock(&ev->lock);
 	ev->watching = TRUE;
 	g_mutex_unlock(&ev->lock);
-	while (pk_time_sleep_ms(60 * 1000, cancel))
-		;
+}
+
+void lv_events_watch_end(lv_events *ev)
+{
 	g_mutex_lock(&ev->lock);
 	ev->watching = FALSE;
 	while (ev->in_emit > 0)

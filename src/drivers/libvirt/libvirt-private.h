@@ -1,6 +1,6 @@
 /* libvirt driver internals; included only inside src/drivers/libvirt/ (doc/drivers/libvirt.md).
  *
- * Files: libvirt-driver.c (vtable, open/close, settings, errors, host, task references),
+ * Files: libvirt-driver.c (vtable, open/close, reconnecting, settings, errors, host, tasks),
  * libvirt-xml.c (a small XML tree on GMarkup; domain XML ↔ pk_vm_data; prlkit metadata),
  * libvirt-domain.c (list, get, power, delete, edit, statistics; the config cache),
  * libvirt-storage.c (volumes: overlays, copies, garbage collection of layers),
@@ -41,19 +41,71 @@ typedef struct lv_settings {
 
 typedef struct lv_events lv_events;
 
+/* A prlkit connection. The libvirt connection behind it is replaced when libvirt closes it
+ * (libvirtd restarted, keep-alive timeout, network gone): requests take a reference to the
+ * current one with lv_conn_acquire or lv_call_next, which reopen a lost connection, at most
+ * one attempt per LV_RECONNECT_INTERVAL_MS (requests in between fail at once), and the
+ * watcher reopens it without waiting for a request (libvirt-driver.c). */
 typedef struct lv_conn {
-	virConnectPtr conn;           /* immutable; libvirt connections are thread-safe */
-	lv_settings s;                /* immutable */
+	lv_settings s;                /* immutable after lv_open */
 	lv_events *ev;                /* immutable pointer; the object locks itself */
+	GMutex conn_lock;             /* a leaf lock, taken by libvirt's close callback: held
+	                               * around no libvirt call but virConnectRef (atomic) */
+	GCond conn_cond;              /* conn_lock: a reconnect ended, the connection was lost,
+	                               * or the watcher is cancelled */
+	virConnectPtr conn;           /* conn_lock: the current connection (a reference of
+	                               * ours); NULL after a failed reconnect */
+	gboolean lost;                /* conn_lock: libvirt closed conn */
+	gboolean reconnecting;        /* conn_lock: one thread is replacing conn; it alone
+	                               * (un)registers the connection's callbacks meanwhile */
+	gint64 lost_at_us;            /* conn_lock: when the outage began (monotonic) */
+	gint64 attempt_at_us;         /* conn_lock: when the last reconnect failed (monotonic) */
+	guint attempts;               /* conn_lock: failed reconnects in this outage */
+	char *lost_why;               /* conn_lock: why requests fail meanwhile (redacted) */
 	GMutex busy_lock;
 	GCond busy_cond;              /* a domain left `busy` */
 	GHashTable *busy;             /* busy_lock: UUIDs whose definition is being rewritten */
 } lv_conn;
 
+/* After a failed reconnect, the next attempt waits this long. */
+#define LV_RECONNECT_INTERVAL_MS 1000
+/* How long a request waits for a reconnect another thread has under way. */
+#define LV_RECONNECT_WAIT_MS 5000
+
 static inline lv_conn *lv_conn_of(pk_conn *c)
 {
 	return (lv_conn *)pk_conn_get_private(c);
 }
+
+/* The current libvirt connection, referenced: release it with lv_conn_release. A lost
+ * connection is reopened first (same URI, credentials, keep-alives; domain callbacks
+ * registered again, the configuration cache emptied since events were missed), unless the
+ * last attempt was less than LV_RECONNECT_INTERVAL_MS ago: then, and when reopening fails,
+ * PRL_ERR_CANT_CONNECT_TO_DISPATCHER "libvirt: connection lost: <why>". Costs a mutex and a
+ * reference while the connection is up (virConnectIsAlive reads local state only). */
+virConnectPtr lv_conn_acquire(lv_conn *lc, GError **error);
+void lv_conn_release(virConnectPtr conn);
+
+/* One driver operation on the libvirt connection:
+ *
+ *	lv_call call = { LV_READ };
+ *	while (lv_call_next(lc, &call, error))
+ *		call.ok = do_it(lc, call.conn, ..., &call.error);
+ *	return call.ok;
+ *
+ * The first lv_call_next acquires the connection; the next one releases it and ends the
+ * loop, except after a read that failed because the connection dropped while it ran: that
+ * runs once more, on a new connection. A write is never repeated (it may have taken
+ * effect); its error then says that the connection was lost. */
+typedef enum { LV_READ, LV_WRITE } lv_call_kind;
+typedef struct lv_call {
+	lv_call_kind kind;
+	virConnectPtr conn;           /* referenced while the operation runs */
+	gboolean ok;                  /* the operation's outcome */
+	GError *error;                /* the operation's error when it failed */
+	guint runs;
+} lv_call;
+gboolean lv_call_next(lv_conn *lc, lv_call *call, GError **error);
 
 /* Errors. lv_fail reads libvirt's last error of this thread, so it is called right after
  * the failing libvirt call: "<what>: <libvirt's message>" with the PRL_RESULT that fits
@@ -70,7 +122,7 @@ void lv_reset_error(void);
 gboolean lv_dom_uuid(virDomainPtr dom, char *buf);
 
 /* Domain by id (UUID string). Not found → PRL_ERR_VM_UUID_NOT_FOUND. */
-virDomainPtr lv_dom_lookup(lv_conn *lc, const char *id, GError **error);
+virDomainPtr lv_dom_lookup(virConnectPtr conn, const char *id, GError **error);
 
 /* Operations that read, change and redefine a domain's configuration run one at a time
  * per domain within the process (other processes are not coordinated). */
@@ -191,37 +243,38 @@ VIRTUAL_MACHINE_STATE lv_state_map(int state, int reason, gboolean managed_save,
 /* The domain's inactive XML (with secrets, for redefining it), parsed. */
 lv_node *lv_dom_inactive_xml(virDomainPtr dom, GError **error);
 /* Redefines the domain from a tree (the persistent configuration). */
-gboolean lv_dom_define(lv_conn *lc, const lv_node *root, GError **error);
+gboolean lv_dom_define(virConnectPtr conn, const lv_node *root, GError **error);
 /* Stores prlkit's metadata (persistent configuration, and the live one when running). */
 gboolean lv_dom_set_meta(virDomainPtr dom, const lv_meta *m, GError **error);
 gboolean lv_dom_is_active(virDomainPtr dom);
 /* A name for a new or renamed VM: not blank (blank_code), valid, not taken. */
-gboolean lv_check_new_name(lv_conn *lc, const char *name, PRL_RESULT blank_code,
+gboolean lv_check_new_name(virConnectPtr conn, const char *name, PRL_RESULT blank_code,
                            GError **error);
 
 /* ---------- storage (libvirt-storage.c) ---------- */
 
 /* The pool new volumes for disk `near` go to: the storage_pool setting, else the pool that
  * holds `near`, else "default". */
-virStoragePoolPtr lv_pool_for(lv_conn *lc, const char *near, GError **error);
+virStoragePoolPtr lv_pool_for(lv_conn *lc, virConnectPtr conn, const char *near,
+                              GError **error);
 /* A new qcow2 volume on top of backing (format backing_format) in pool, named for owner.
  * Its size is the backing volume's, else size_hint (bytes; 0: let libvirt read it).
  * *path: the new file. */
-gboolean lv_vol_overlay(lv_conn *lc, virStoragePoolPtr pool, const char *owner_uuid,
+gboolean lv_vol_overlay(virConnectPtr conn, virStoragePoolPtr pool, const char *owner_uuid,
                         const char *backing, const char *backing_format, guint64 size_hint,
                         char **path, GError **error);
 /* The virtual size of a domain's disk (bytes), 0 if libvirt cannot tell. */
 guint64 lv_disk_capacity(virDomainPtr dom, const char *target);
 /* A full, independent qcow2 copy of the disk chain that ends in `source`. */
-gboolean lv_vol_copy(lv_conn *lc, virStoragePoolPtr pool, const char *owner_uuid,
+gboolean lv_vol_copy(virConnectPtr conn, virStoragePoolPtr pool, const char *owner_uuid,
                      const char *source, char **path, GError **error);
 /* Deletes volumes the driver created, if nothing needs them any more, and then whatever
  * layers below them became unneeded. Never fails the caller: problems are logged. */
-void lv_vol_release(lv_conn *lc, GPtrArray *paths);
+void lv_vol_release(virConnectPtr conn, GPtrArray *paths);
 /* Deletes the given files the driver just created (rollback of a failed operation). */
-void lv_vol_discard(lv_conn *lc, GPtrArray *paths);
+void lv_vol_discard(virConnectPtr conn, GPtrArray *paths);
 /* Every volume path the driver created for owner (by name). */
-GPtrArray *lv_vol_owned_by(lv_conn *lc, const char *owner_uuid);
+GPtrArray *lv_vol_owned_by(virConnectPtr conn, const char *owner_uuid);
 /* Random part of new volume names / UUIDs. */
 char *lv_vol_name(const char *owner_uuid);
 
@@ -238,12 +291,16 @@ gboolean lv_vm_clone(pk_conn *c, const char *id, const char *new_name, const cha
  * thread, once per process. Must run before the first virConnectOpen of the process. */
 gboolean lv_event_loop_ensure(GError **error);
 lv_events *lv_events_new(pk_conn *c);
-/* Registers the domain callbacks on conn; without them the cache stays off. */
+/* Registers the domain callbacks on a new connection and starts the cache afresh (what
+ * happened before went unreported); without every callback the cache stays off. */
 void lv_events_attach(lv_events *ev, virConnectPtr conn);
-/* Deregisters them (before virConnectClose). */
+/* Stops the cache and deregisters the callbacks (before virConnectClose). */
 void lv_events_detach(lv_events *ev, virConnectPtr conn);
 void lv_events_unref(lv_events *ev);
-void lv_events_watch(lv_events *ev, GCancellable *cancel);
+/* Between begin and end, callbacks report to the core; end waits for reports in flight,
+ * so that the core's connection is not used afterwards. */
+void lv_events_watch_begin(lv_events *ev);
+void lv_events_watch_end(lv_events *ev);
 
 /* Cached configuration of a domain, valid until libvirt reports a change of it. */
 typedef struct lv_cached {

@@ -152,7 +152,7 @@ static void meta_remove(lv_meta *m, const char *name, gboolean with_children,
 }
 
 /* Deletes a snapshot whose existence was checked; the domain is busy. */
-static gboolean delete_snapshot(lv_conn *lc, virDomainPtr dom, const char *name,
+static gboolean delete_snapshot(virConnectPtr conn, virDomainPtr dom, const char *name,
                                 gboolean with_children, GError **error)
 {
 	g_autoptr(lv_node) root = lv_dom_inactive_xml(dom, error);
@@ -166,17 +166,14 @@ static gboolean delete_snapshot(lv_conn *lc, virDomainPtr dom, const char *name,
 	if (!lv_dom_set_meta(dom, m, error))
 		return FALSE;
 	/* Layers that later layers, the active disks or linked clones sit on stay. */
-	lv_vol_release(lc, released);
+	lv_vol_release(conn, released);
 	return TRUE;
 }
 
-static gboolean lv_snap_remove(pk_conn *c, const char *vm_id, const char *name, guint flags,
-                               char **task_ref, GCancellable *cancel, GError **error)
+static gboolean snap_remove(lv_conn *lc, virConnectPtr conn, const char *vm_id,
+                            const char *name, guint flags, GError **error)
 {
-	lv_conn *lc = lv_conn_of(c);
-	if (name == NULL || *name == '\0')
-		return lv_set_error(error, PRL_ERR_INVALID_ARG, "empty snapshot name");
-	virDomainPtr dom = lv_dom_lookup(lc, vm_id, error);
+	virDomainPtr dom = lv_dom_lookup(conn, vm_id, error);
 	if (dom == NULL)
 		return FALSE;
 	lv_dom_busy_enter(lc, vm_id);
@@ -194,12 +191,24 @@ static gboolean lv_snap_remove(pk_conn *c, const char *vm_id, const char *name, 
 			             virDomainGetName(dom), name);
 		goto out;
 	}
-	ok = delete_snapshot(lc, dom, name, (flags & PK_SNAP_WITH_CHILDREN) != 0, error);
+	ok = delete_snapshot(conn, dom, name, (flags & PK_SNAP_WITH_CHILDREN) != 0, error);
 	lv_cache_invalidate(lc->ev, vm_id);
 out:
 	lv_dom_busy_leave(lc, vm_id);
 	virDomainFree(dom);
 	return ok;
+}
+
+static gboolean lv_snap_remove(pk_conn *c, const char *vm_id, const char *name, guint flags,
+                               char **task_ref, GCancellable *cancel, GError **error)
+{
+	lv_conn *lc = lv_conn_of(c);
+	if (name == NULL || *name == '\0')
+		return lv_set_error(error, PRL_ERR_INVALID_ARG, "empty snapshot name");
+	lv_call call = { LV_WRITE };
+	while (lv_call_next(lc, &call, error))
+		call.ok = snap_remove(lc, call.conn, vm_id, name, flags, &call.error);
+	return call.ok;
 }
 
 /* ----------------------------------------------------------------- create ---- */
@@ -241,16 +250,11 @@ static gboolean live_switch(virDomainPtr dom, lv_node *root, GPtrArray *disks,
 	return TRUE;
 }
 
-static gboolean lv_snap_create(pk_conn *c, const char *vm_id, const char *name,
-                               const char *description, guint flags, char **task_ref,
-                               GCancellable *cancel, GError **error)
+static gboolean snap_create(lv_conn *lc, virConnectPtr conn, const char *vm_id,
+                            const char *name, const char *description, guint flags,
+                            GError **error)
 {
-	lv_conn *lc = lv_conn_of(c);
-	if (!check_snap_name(name, error))
-		return FALSE;
-	if (description != NULL && !g_utf8_validate(description, -1, NULL))
-		return lv_set_error(error, PRL_ERR_INVALID_ARG, "the description is not UTF-8");
-	virDomainPtr dom = lv_dom_lookup(lc, vm_id, error);
+	virDomainPtr dom = lv_dom_lookup(conn, vm_id, error);
 	if (dom == NULL)
 		return FALSE;
 	lv_dom_busy_enter(lc, vm_id);
@@ -275,7 +279,7 @@ static gboolean lv_snap_create(pk_conn *c, const char *vm_id, const char *name,
 			             "snapshot '%s'", vm, name);
 			goto out;
 		}
-		if (!delete_snapshot(lc, dom, name, FALSE, error))
+		if (!delete_snapshot(conn, dom, name, FALSE, error))
 			goto out;
 		lv_xml_free(g_steal_pointer(&root));
 		lv_meta_free(g_steal_pointer(&m));
@@ -310,14 +314,14 @@ static gboolean lv_snap_create(pk_conn *c, const char *vm_id, const char *name,
 	m->current = g_strdup(name);
 
 	if (disks->len > 0) {
-		pool = lv_pool_for(lc, ((lv_disk *)disks->pdata[0])->path, error);
+		pool = lv_pool_for(lc, conn, ((lv_disk *)disks->pdata[0])->path, error);
 		if (pool == NULL)
 			goto out;
 	}
 	for (guint i = 0; i < disks->len; i++) {
 		lv_disk *d = disks->pdata[i];
 		char *path = NULL;
-		if (!lv_vol_overlay(lc, pool, vm_id, d->path, fmt_of(d),
+		if (!lv_vol_overlay(conn, pool, vm_id, d->path, fmt_of(d),
 		                    lv_disk_capacity(dom, d->target), &path, error))
 			goto fail;
 		g_ptr_array_add(created, path);
@@ -335,7 +339,7 @@ static gboolean lv_snap_create(pk_conn *c, const char *vm_id, const char *name,
 	for (guint i = 0; i < disks->len; i++)
 		lv_disk_set_source(disks->pdata[i], created->pdata[i], "qcow2");
 	lv_meta_apply(root, m);
-	if (!lv_dom_define(lc, root, error))
+	if (!lv_dom_define(conn, root, error))
 		goto fail;
 	if (ds.active) {
 		g_autofree char *xml = lv_meta_format(m);
@@ -350,7 +354,7 @@ fail:
 		g_warning("libvirt: VM %s runs on new overlays but its definition could not be "
 		          "updated", vm);
 	else
-		lv_vol_discard(lc, created);
+		lv_vol_discard(conn, created);
 out:
 	if (pool != NULL)
 		virStoragePoolFree(pool);
@@ -360,15 +364,27 @@ out:
 	return ok;
 }
 
-/* ----------------------------------------------------------------- revert ---- */
-
-static gboolean lv_snap_revert(pk_conn *c, const char *vm_id, const char *name, guint flags,
-                               char **task_ref, GCancellable *cancel, GError **error)
+static gboolean lv_snap_create(pk_conn *c, const char *vm_id, const char *name,
+                               const char *description, guint flags, char **task_ref,
+                               GCancellable *cancel, GError **error)
 {
 	lv_conn *lc = lv_conn_of(c);
-	if (name == NULL || *name == '\0')
-		return lv_set_error(error, PRL_ERR_INVALID_ARG, "empty snapshot name");
-	virDomainPtr dom = lv_dom_lookup(lc, vm_id, error);
+	if (!check_snap_name(name, error))
+		return FALSE;
+	if (description != NULL && !g_utf8_validate(description, -1, NULL))
+		return lv_set_error(error, PRL_ERR_INVALID_ARG, "the description is not UTF-8");
+	lv_call call = { LV_WRITE };
+	while (lv_call_next(lc, &call, error))
+		call.ok = snap_create(lc, call.conn, vm_id, name, description, flags, &call.error);
+	return call.ok;
+}
+
+/* ----------------------------------------------------------------- revert ---- */
+
+static gboolean snap_revert(lv_conn *lc, virConnectPtr conn, const char *vm_id,
+                            const char *name, GError **error)
+{
+	virDomainPtr dom = lv_dom_lookup(conn, vm_id, error);
 	if (dom == NULL)
 		return FALSE;
 	lv_dom_busy_enter(lc, vm_id);
@@ -406,7 +422,7 @@ static gboolean lv_snap_revert(pk_conn *c, const char *vm_id, const char *name, 
 	}
 	disks = lv_domxml_disks(root, TRUE);
 	if (s->layers->len > 0) {
-		pool = lv_pool_for(lc, ((lv_layer *)s->layers->pdata[0])->path, error);
+		pool = lv_pool_for(lc, conn, ((lv_layer *)s->layers->pdata[0])->path, error);
 		if (pool == NULL)
 			goto out;
 	}
@@ -418,7 +434,7 @@ static gboolean lv_snap_revert(pk_conn *c, const char *vm_id, const char *name, 
 			g_info("libvirt: VM %s no longer has disk %s of snapshot '%s'", vm, l->disk, name);
 			continue;
 		}
-		if (!lv_vol_overlay(lc, pool, vm_id, l->path, l->format,
+		if (!lv_vol_overlay(conn, pool, vm_id, l->path, l->format,
 		                    lv_disk_capacity(dom, l->disk), &path, error))
 			goto fail;
 		g_ptr_array_add(created, path);
@@ -433,13 +449,13 @@ static gboolean lv_snap_revert(pk_conn *c, const char *vm_id, const char *name, 
 	g_free(m->current);
 	m->current = g_strdup(name);
 	lv_meta_apply(root, m);
-	if (!lv_dom_define(lc, root, error))
+	if (!lv_dom_define(conn, root, error))
 		goto fail;
-	lv_vol_release(lc, old);
+	lv_vol_release(conn, old);
 	ok = TRUE;
 	goto out;
 fail:
-	lv_vol_discard(lc, created);
+	lv_vol_discard(conn, created);
 out:
 	if (pool != NULL)
 		virStoragePoolFree(pool);
@@ -449,13 +465,24 @@ out:
 	return ok;
 }
 
-/* ------------------------------------------------------------------- list ---- */
-
-static gboolean lv_snap_list(pk_conn *c, const char *vm_id, GPtrArray **out,
-                             GCancellable *cancel, GError **error)
+static gboolean lv_snap_revert(pk_conn *c, const char *vm_id, const char *name, guint flags,
+                               char **task_ref, GCancellable *cancel, GError **error)
 {
 	lv_conn *lc = lv_conn_of(c);
-	virDomainPtr dom = lv_dom_lookup(lc, vm_id, error);
+	if (name == NULL || *name == '\0')
+		return lv_set_error(error, PRL_ERR_INVALID_ARG, "empty snapshot name");
+	lv_call call = { LV_WRITE };
+	while (lv_call_next(lc, &call, error))
+		call.ok = snap_revert(lc, call.conn, vm_id, name, &call.error);
+	return call.ok;
+}
+
+/* ------------------------------------------------------------------- list ---- */
+
+static gboolean snap_list(virConnectPtr conn, const char *vm_id, GPtrArray **out,
+                          GError **error)
+{
+	virDomainPtr dom = lv_dom_lookup(conn, vm_id, error);
 	if (dom == NULL)
 		return FALSE;
 	char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
@@ -486,6 +513,16 @@ static gboolean lv_snap_list(pk_conn *c, const char *vm_id, GPtrArray **out,
 	return TRUE;
 }
 
+static gboolean lv_snap_list(pk_conn *c, const char *vm_id, GPtrArray **out,
+                             GCancellable *cancel, GError **error)
+{
+	lv_conn *lc = lv_conn_of(c);
+	lv_call call = { LV_READ };
+	while (lv_call_next(lc, &call, error))
+		call.ok = snap_list(call.conn, vm_id, out, &call.error);
+	return call.ok;
+}
+
 const pk_snap_ops lv_snap_ops = {
 	.list = lv_snap_list,
 	.create = lv_snap_create,
@@ -495,17 +532,14 @@ const pk_snap_ops lv_snap_ops = {
 
 /* ------------------------------------------------------------------ clone ---- */
 
-gboolean lv_vm_clone(pk_conn *c, const char *id, const char *new_name, const char *snapshot,
-                     guint flags, char **new_id, char **task_ref, GCancellable *cancel,
-                     GError **error)
+static gboolean vm_clone(lv_conn *lc, virConnectPtr conn, const char *id,
+                         const char *new_name, const char *snapshot, guint flags,
+                         char **new_id, GError **error)
 {
-	lv_conn *lc = lv_conn_of(c);
 	gboolean linked = (flags & PK_CLONE_LINKED) != 0;
-	if (snapshot != NULL && *snapshot == '\0')
-		snapshot = NULL;
-	if (!lv_check_new_name(lc, new_name, PRL_ERR_VM_EMPTY_NAME_OF_CLONE, error))
+	if (!lv_check_new_name(conn, new_name, PRL_ERR_VM_EMPTY_NAME_OF_CLONE, error))
 		return FALSE;
-	virDomainPtr dom = lv_dom_lookup(lc, id, error);
+	virDomainPtr dom = lv_dom_lookup(conn, id, error);
 	if (dom == NULL)
 		return FALSE;
 	lv_dom_busy_enter(lc, id);
@@ -551,7 +585,7 @@ gboolean lv_vm_clone(pk_conn *c, const char *id, const char *new_name, const cha
 	}
 	cdisks = lv_domxml_disks(croot, TRUE);
 	if (disks->len > 0) {
-		pool = lv_pool_for(lc, ((lv_disk *)disks->pdata[0])->path, error);
+		pool = lv_pool_for(lc, conn, ((lv_disk *)disks->pdata[0])->path, error);
 		if (pool == NULL)
 			goto out;
 	}
@@ -576,13 +610,13 @@ gboolean lv_vm_clone(pk_conn *c, const char *id, const char *new_name, const cha
 		} else if (linked) {
 			/* The source's current files become a frozen layer under a new overlay, so
 			 * that the source cannot change what the clone sits on. */
-			if (!lv_vol_overlay(lc, pool, id, d->path, fmt_of(d), size, &path, error))
+			if (!lv_vol_overlay(conn, pool, id, d->path, fmt_of(d), size, &path, error))
 				goto fail;
 			g_ptr_array_add(frozen, path);
 			path = NULL;
 		}
-		if (linked ? !lv_vol_overlay(lc, pool, uuid, base, base_fmt, size, &path, error)
-		           : !lv_vol_copy(lc, pool, uuid, base, &path, error))
+		if (linked ? !lv_vol_overlay(conn, pool, uuid, base, base_fmt, size, &path, error)
+		           : !lv_vol_copy(conn, pool, uuid, base, &path, error))
 			goto fail;
 		g_ptr_array_add(created, path);
 		lv_disk_set_source(cd, path, "qcow2");
@@ -600,14 +634,14 @@ gboolean lv_vm_clone(pk_conn *c, const char *id, const char *new_name, const cha
 		cm->origin_linked = linked;
 		lv_meta_apply(croot, cm);
 	}
-	if (!lv_dom_define(lc, croot, error))
+	if (!lv_dom_define(conn, croot, error))
 		goto fail;
 	defined = TRUE;
 	if (frozen->len > 0) {
 		guint k = 0;
 		for (guint i = 0; i < disks->len; i++)
 			lv_disk_set_source(disks->pdata[i], frozen->pdata[k++], "qcow2");
-		if (!lv_dom_define(lc, root, error))
+		if (!lv_dom_define(conn, root, error))
 			goto fail;
 	}
 	*new_id = g_steal_pointer(&uuid);
@@ -615,14 +649,14 @@ gboolean lv_vm_clone(pk_conn *c, const char *id, const char *new_name, const cha
 	goto out;
 fail:
 	if (defined) {
-		virDomainPtr cl = virDomainLookupByUUIDString(lc->conn, uuid);
+		virDomainPtr cl = virDomainLookupByUUIDString(conn, uuid);
 		if (cl == NULL || virDomainUndefineFlags(cl, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE) < 0)
 			virResetLastError();
 		if (cl != NULL)
 			virDomainFree(cl);
 	}
-	lv_vol_discard(lc, created);
-	lv_vol_discard(lc, frozen);
+	lv_vol_discard(conn, created);
+	lv_vol_discard(conn, frozen);
 out:
 	if (pool != NULL)
 		virStoragePoolFree(pool);
@@ -630,4 +664,17 @@ out:
 	lv_dom_busy_leave(lc, id);
 	virDomainFree(dom);
 	return ok;
+}
+
+gboolean lv_vm_clone(pk_conn *c, const char *id, const char *new_name, const char *snapshot,
+                     guint flags, char **new_id, char **task_ref, GCancellable *cancel,
+                     GError **error)
+{
+	lv_conn *lc = lv_conn_of(c);
+	if (snapshot != NULL && *snapshot == '\0')
+		snapshot = NULL;
+	lv_call call = { LV_WRITE };
+	while (lv_call_next(lc, &call, error))
+		call.ok = vm_clone(lc, call.conn, id, new_name, snapshot, flags, new_id, &call.error);
+	return call.ok;
 }

@@ -40,11 +40,12 @@ static virStoragePoolPtr pool_active(virStoragePoolPtr p, GError **error)
 	return p;
 }
 
-virStoragePoolPtr lv_pool_for(lv_conn *lc, const char *near, GError **error)
+virStoragePoolPtr lv_pool_for(lv_conn *lc, virConnectPtr conn, const char *near,
+                              GError **error)
 {
 	virStoragePoolPtr p = NULL;
 	if (lc->s.pool != NULL) {
-		p = virStoragePoolLookupByName(lc->conn, lc->s.pool);
+		p = virStoragePoolLookupByName(conn, lc->s.pool);
 		if (p == NULL) {
 			lv_fail(error, PRL_ERR_OPERATION_FAILED, "storage pool '%s'", lc->s.pool);
 			return NULL;
@@ -52,7 +53,7 @@ virStoragePoolPtr lv_pool_for(lv_conn *lc, const char *near, GError **error)
 		return pool_active(p, error);
 	}
 	if (near != NULL) {
-		virStorageVolPtr v = virStorageVolLookupByPath(lc->conn, near);
+		virStorageVolPtr v = virStorageVolLookupByPath(conn, near);
 		if (v != NULL) {
 			p = virStoragePoolLookupByVolume(v);
 			virStorageVolFree(v);
@@ -62,7 +63,7 @@ virStoragePoolPtr lv_pool_for(lv_conn *lc, const char *near, GError **error)
 		else
 			return pool_active(p, error);
 	}
-	p = virStoragePoolLookupByName(lc->conn, "default");
+	p = virStoragePoolLookupByName(conn, "default");
 	if (p == NULL) {
 		virResetLastError();
 		lv_set_error(error, PRL_ERR_OPERATION_FAILED, "no storage pool for new disks: set "
@@ -72,9 +73,9 @@ virStoragePoolPtr lv_pool_for(lv_conn *lc, const char *near, GError **error)
 	return pool_active(p, error);
 }
 
-static guint64 vol_capacity(lv_conn *lc, const char *path)
+static guint64 vol_capacity(virConnectPtr conn, const char *path)
 {
-	virStorageVolPtr v = virStorageVolLookupByPath(lc->conn, path);
+	virStorageVolPtr v = virStorageVolLookupByPath(conn, path);
 	virStorageVolInfo vi;
 	guint64 cap = 0;
 	if (v != NULL && virStorageVolGetInfo(v, &vi) == 0)
@@ -104,14 +105,14 @@ guint64 lv_disk_capacity(virDomainPtr dom, const char *target)
 	return bi.capacity;
 }
 
-gboolean lv_vol_overlay(lv_conn *lc, virStoragePoolPtr pool, const char *owner_uuid,
+gboolean lv_vol_overlay(virConnectPtr conn, virStoragePoolPtr pool, const char *owner_uuid,
                         const char *backing, const char *backing_format, guint64 size_hint,
                         char **path, GError **error)
 {
 	g_autofree char *name = lv_vol_name(owner_uuid);
 	g_autofree char *bpath = g_markup_escape_text(backing, -1);
 	g_autofree char *bfmt = g_markup_escape_text(backing_format ? backing_format : "raw", -1);
-	guint64 cap = vol_capacity(lc, backing);
+	guint64 cap = vol_capacity(conn, backing);
 	if (cap == 0)
 		cap = size_hint;
 	GString *xml = g_string_new("<volume>");
@@ -134,10 +135,10 @@ gboolean lv_vol_overlay(lv_conn *lc, virStoragePoolPtr pool, const char *owner_u
 	return TRUE;
 }
 
-static void refresh_pools(lv_conn *lc)
+static void refresh_pools(virConnectPtr conn)
 {
 	virStoragePoolPtr *pools = NULL;
-	int n = virConnectListAllStoragePools(lc->conn, &pools,
+	int n = virConnectListAllStoragePools(conn, &pools,
 	                                      VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE);
 	for (int i = 0; i < n; i++) {
 		if (virStoragePoolRefresh(pools[i], 0) < 0)
@@ -149,15 +150,15 @@ static void refresh_pools(lv_conn *lc)
 	free(pools);
 }
 
-gboolean lv_vol_copy(lv_conn *lc, virStoragePoolPtr pool, const char *owner_uuid,
+gboolean lv_vol_copy(virConnectPtr conn, virStoragePoolPtr pool, const char *owner_uuid,
                      const char *source, char **path, GError **error)
 {
-	virStorageVolPtr src = virStorageVolLookupByPath(lc->conn, source);
+	virStorageVolPtr src = virStorageVolLookupByPath(conn, source);
 	if (src == NULL) {
 		/* A file put there behind libvirt's back shows up after a refresh. */
 		virResetLastError();
-		refresh_pools(lc);
-		src = virStorageVolLookupByPath(lc->conn, source);
+		refresh_pools(conn);
+		src = virStorageVolLookupByPath(conn, source);
 	}
 	if (src == NULL)
 		return lv_fail(error, PRL_ERR_OPERATION_FAILED, "full copies need the disk '%s' to "
@@ -183,9 +184,9 @@ gboolean lv_vol_copy(lv_conn *lc, virStoragePoolPtr pool, const char *owner_uuid
 	return TRUE;
 }
 
-static gboolean vol_delete(lv_conn *lc, const char *path)
+static gboolean vol_delete(virConnectPtr conn, const char *path)
 {
-	virStorageVolPtr v = virStorageVolLookupByPath(lc->conn, path);
+	virStorageVolPtr v = virStorageVolLookupByPath(conn, path);
 	if (v == NULL) {
 		virResetLastError();
 		return FALSE;
@@ -203,20 +204,20 @@ static gboolean vol_delete(lv_conn *lc, const char *path)
 	return ok;
 }
 
-void lv_vol_discard(lv_conn *lc, GPtrArray *paths)
+void lv_vol_discard(virConnectPtr conn, GPtrArray *paths)
 {
 	/* Newest first: an overlay goes before what it sits on. */
 	for (guint i = paths != NULL ? paths->len : 0; i > 0; i--)
-		vol_delete(lc, paths->pdata[i - 1]);
+		vol_delete(conn, paths->pdata[i - 1]);
 }
 
 /* Calls fn for every volume of ours in every active pool. */
 typedef void (*vol_fn)(virStorageVolPtr v, const char *name, const char *owner, gpointer data);
 
-static void for_each_ours(lv_conn *lc, vol_fn fn, gpointer data)
+static void for_each_ours(virConnectPtr conn, vol_fn fn, gpointer data)
 {
 	virStoragePoolPtr *pools = NULL;
-	int n = virConnectListAllStoragePools(lc->conn, &pools,
+	int n = virConnectListAllStoragePools(conn, &pools,
 	                                      VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE);
 	if (n < 0)
 		virResetLastError();
@@ -251,10 +252,10 @@ static void collect_owned(virStorageVolPtr v, const char *name, const char *owne
 		g_ptr_array_add(r->out, vol_path(v));
 }
 
-GPtrArray *lv_vol_owned_by(lv_conn *lc, const char *owner_uuid)
+GPtrArray *lv_vol_owned_by(virConnectPtr conn, const char *owner_uuid)
 {
 	owned_req r = { owner_uuid, g_ptr_array_new_with_free_func(g_free) };
-	for_each_ours(lc, collect_owned, &r);
+	for_each_ours(conn, collect_owned, &r);
 	return r.out;
 }
 
@@ -295,10 +296,10 @@ static void collect_rec(virStorageVolPtr v, const char *name, const char *owner,
 /* Paths the owner still uses: its disks (persistent and live) and its snapshot layers.
  * NULL when the owner no longer exists; a set holding "*" when it cannot be read (then
  * nothing of it is deleted). */
-static GHashTable *owner_refs(lv_conn *lc, const char *owner)
+static GHashTable *owner_refs(virConnectPtr conn, const char *owner)
 {
 	GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	virDomainPtr dom = virDomainLookupByUUIDString(lc->conn, owner);
+	virDomainPtr dom = virDomainLookupByUUIDString(conn, owner);
 	if (dom == NULL) {
 		gboolean gone = lv_last_error_code() == VIR_ERR_NO_DOMAIN;
 		virResetLastError();
@@ -346,13 +347,13 @@ static void refs_free(gpointer p)
 		g_hash_table_unref(p);
 }
 
-void lv_vol_release(lv_conn *lc, GPtrArray *paths)
+void lv_vol_release(virConnectPtr conn, GPtrArray *paths)
 {
 	if (paths == NULL || paths->len == 0)
 		return;
 	g_autoptr(GHashTable) ours = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 	                                                   (GDestroyNotify)vol_rec_free);
-	for_each_ours(lc, collect_rec, ours);
+	for_each_ours(conn, collect_rec, ours);
 	/* path → how many of our volumes sit on it */
 	g_autoptr(GHashTable) users = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	GHashTableIter it;
@@ -378,12 +379,12 @@ void lv_vol_release(lv_conn *lc, GPtrArray *paths)
 		if (r == NULL || GPOINTER_TO_UINT(g_hash_table_lookup(users, p)) > 0)
 			goto next;
 		if (!g_hash_table_lookup_extended(owners, r->owner, NULL, (gpointer *)&refs)) {
-			refs = owner_refs(lc, r->owner);
+			refs = owner_refs(conn, r->owner);
 			g_hash_table_insert(owners, g_strdup(r->owner), refs);
 		}
 		if (refs != NULL && (g_hash_table_contains(refs, p) || g_hash_table_contains(refs, "*")))
 			goto next;
-		if (!vol_delete(lc, p))
+		if (!vol_delete(conn, p))
 			goto next;
 		if (r->backing != NULL) {
 			guint n = GPOINTER_TO_UINT(g_hash_table_lookup(users, r->backing));

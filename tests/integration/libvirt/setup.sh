@@ -88,7 +88,9 @@ XML
 	v net-define "$state/net.xml" > /dev/null
 	touch "$state/net.defined"
 fi
-if ! v net-info "$net" 2>/dev/null | grep -q "^Active: *yes"; then
+# grep > /dev/null, not grep -q: virsh writes line by line and would die of SIGPIPE
+# (pipefail) when grep stopped reading at the match.
+if ! v net-info "$net" 2>/dev/null | grep "^Active: *yes" > /dev/null; then
 	v net-start "$net" > /dev/null
 fi
 
@@ -100,7 +102,7 @@ if ! v pool-info "$pool" > /dev/null 2>&1; then
 	v pool-define-as "$pool" dir --target "$pool_dir" > /dev/null
 	touch "$state/pool.defined"
 fi
-if ! v pool-info "$pool" 2>/dev/null | grep -q "^State: *running"; then
+if ! v pool-info "$pool" 2>/dev/null | grep "^State: *running" > /dev/null; then
 	v pool-start "$pool" > /dev/null
 fi
 v pool-refresh "$pool" > /dev/null
