@@ -12,9 +12,9 @@ else
 	echo "not ok 1 - bench-libvirt --quick runs"
 fi
 sed 's/^/# /' "$out" "$out.err"
-re='^{"name":"libvirt_list_[0-9]*_(raw|prlkit|prlkit_first|raw_cpu|prlkit_cpu)","n":[1-9][0-9]*,"median":[0-9.]*,"p99":[0-9.]*,"unit":"ms"}$'
-if [ "$(grep -cE "$re" "$out")" -eq 5 ] && [ "$(wc -l < "$out")" -eq 5 ]; then
-	echo "ok 2 - five list measurements in the bench format"
+re='^{"name":"libvirt_list_[0-9]*_(raw|prlkit|prlkit_config|prlkit_config_first|raw_cpu|prlkit_cpu|prlkit_config_cpu)","n":[1-9][0-9]*,"median":[0-9.]*,"p99":[0-9.]*,"unit":"ms"}$'
+if [ "$(grep -cE "$re" "$out")" -eq 7 ] && [ "$(wc -l < "$out")" -eq 7 ]; then
+	echo "ok 2 - seven list measurements in the bench format"
 else
-	echo "not ok 2 - five list measurements in the bench format"
+	echo "not ok 2 - seven list measurements in the bench format"
 fi
