@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -56,6 +57,199 @@ extra_keep(json_t **extra, const char *key, json_t *value)
 	json_object_set(*extra, key, value);
 }
 
+/* ---- members: where the document's members live in the structs ----
+ * One table per struct lists its known members in the order they are written: the reader,
+ * the writer, copies and frees all follow it, so a member is added in one place. A value
+ * of the wrong type reads as absent (NULL, 0) unless the member says KEEP_BAD. */
+
+typedef enum {
+	MEMBER_STR,     /* char *, owned */
+	MEMBER_TEXT,    /* char *, owned, NULL = "": "" reads as NULL, NULL is written as "" */
+	MEMBER_INTERN,  /* const char *, g_intern_string() */
+	MEMBER_WORD,    /* const char *, a static sim word (sim_word_intern), NULL if unknown */
+	MEMBER_OP,      /* sim_op, by name */
+	MEMBER_INT,     /* gint64 */
+	MEMBER_U32,     /* guint32 */
+	MEMBER_I32,     /* gint32 */
+	MEMBER_FLAG,    /* guint8: a JSON true; with IF_SET, written (as true) only when set */
+	MEMBER_CUSTOM,  /* read and written by the member's own functions; never the first */
+} member_type;
+
+enum {
+	IF_SET = 1 << 0,        /* written only when set (not NULL, not 0) */
+	KEEP_BAD = 1 << 1,      /* strings, words: a value of the wrong type (or an unknown
+	                         * word) is kept as an unknown member */
+	HAS = 1 << 2,           /* the field "with" is the member's presence flag: set when the
+	                         * member is read */
+};
+
+typedef struct out_buf out_buf;
+typedef struct member member;
+
+struct member {
+	const char *key;
+	char lit[16];           /* ,"key": (padded: put_key copies a fixed size) */
+	gsize lit_len;
+	member_type type;
+	guint flags;
+	gsize offset, size;     /* the field in its struct */
+	gsize with, with_size;  /* a field that must be set as well for the member to be
+	                         * written (a pointer or a flag), or size 0 */
+	gboolean (*read)(void *obj, json_t *v);        /* FALSE keeps v as unknown */
+	void (*put)(out_buf *o, const member *m, const void *obj);
+};
+
+#define FIELD(st, f) offsetof(st, f), sizeof(((st *)0)->f)
+/* The length of ,"key": (the key is at most 11 bytes: a longer one does not compile). */
+#define LIT_LEN(key) (sizeof(key) + 3 + 0 * sizeof(char[sizeof(key) <= 12 ? 1 : -1]))
+#define MEMBER_WITH(st, key, type, f, flags, with) \
+	{ key, ",\"" key "\":", LIT_LEN(key), MEMBER_##type, flags, FIELD(st, f), with, NULL, NULL }
+#define NO_FIELD 0, 0
+#define MEMBER(st, key, type, f, flags) MEMBER_WITH(st, key, type, f, flags, NO_FIELD)
+#define CUSTOM(key, read, put) \
+	{ key, ",\"" key "\":", LIT_LEN(key), MEMBER_CUSTOM, 0, 0, 0, 0, 0, read, put }
+
+typedef struct {
+	const member *members;
+	gsize n;
+	gsize extra;            /* the struct's json_t *extra: members this version does not know */
+} schema;
+
+#define SCHEMA(st, members) { members, G_N_ELEMENTS(members), offsetof(st, extra) }
+
+static gboolean vm_base_read(void *obj, json_t *v);
+static void vm_base_put(out_buf *o, const member *m, const void *obj);
+static gboolean vm_snaps_read(void *obj, json_t *v);
+static void vm_snaps_put(out_buf *o, const member *m, const void *obj);
+
+static const member snap_members[] = {
+	MEMBER(sim_snap, "name", STR, name, 0),
+	MEMBER(sim_snap, "desc", TEXT, desc, 0),
+	MEMBER(sim_snap, "parent", STR, parent, IF_SET),
+	MEMBER(sim_snap, "created", INT, created, 0),
+	MEMBER(sim_snap, "st", WORD, st, IF_SET | KEEP_BAD),
+	MEMBER(sim_snap, "ram", U32, ram, 0),
+	MEMBER(sim_snap, "cpus", U32, cpus, 0),
+	MEMBER(sim_snap, "vdesc", TEXT, vdesc, 0),
+};
+
+/* After reading, vm_from_json drops until without via, and busy_* without busy. */
+static const member vm_members[] = {
+	MEMBER(sim_vm, "id", STR, id, 0),
+	MEMBER(sim_vm, "name", STR, name, 0),
+	MEMBER(sim_vm, "desc", TEXT, desc, 0),
+	MEMBER(sim_vm, "os", INTERN, os, IF_SET),
+	MEMBER(sim_vm, "ost", U32, ost, 0),
+	MEMBER(sim_vm, "osv", U32, osv, 0),
+	MEMBER(sim_vm, "ram", U32, ram, 0),
+	MEMBER(sim_vm, "cpus", U32, cpus, 0),
+	MEMBER(sim_vm, "disk_mb", INT, disk_mb, 0),
+	MEMBER(sim_vm, "mac", STR, mac, IF_SET),
+	MEMBER(sim_vm, "net", INTERN, net, IF_SET),
+	MEMBER_WITH(sim_vm, "ipn", INT, ipn, HAS, FIELD(sim_vm, has_ipn)),
+	MEMBER(sim_vm, "st", WORD, st, 0),
+	MEMBER(sim_vm, "gen", INT, gen, 0),
+	MEMBER(sim_vm, "created", INT, created, 0),
+	MEMBER(sim_vm, "tpl", FLAG, tpl, IF_SET),
+	MEMBER_WITH(sim_vm, "ip_at", INT, ip_at, HAS, FIELD(sim_vm, has_ip_at)),
+	MEMBER(sim_vm, "via", WORD, via, IF_SET),
+	MEMBER_WITH(sim_vm, "until", INT, until, 0, FIELD(sim_vm, via)),
+	MEMBER(sim_vm, "busy", STR, busy, IF_SET | KEEP_BAD),
+	MEMBER_WITH(sim_vm, "busy_until", INT, busy_until, 0, FIELD(sim_vm, busy)),
+	MEMBER_WITH(sim_vm, "busy_op", INTERN, busy_op, IF_SET, FIELD(sim_vm, busy)),
+	MEMBER(sim_vm, "src_until", INT, src_until, IF_SET),
+	MEMBER(sim_vm, "gone_at", INT, gone_at, IF_SET),
+	CUSTOM("base", vm_base_read, vm_base_put),      /* base_vm, base_snap */
+	MEMBER(sim_vm, "cur", STR, cur, IF_SET),
+	CUSTOM("snaps", vm_snaps_read, vm_snaps_put),
+};
+
+/* The task's id is its key in "tasks". */
+static const member task_members[] = {
+	MEMBER(sim_task, "op", OP, op, 0),
+	MEMBER(sim_task, "vm", STR, vm, IF_SET),
+	MEMBER(sim_task, "src", STR, src, IF_SET),
+	MEMBER(sim_task, "t0", INT, t0, 0),
+	MEMBER(sim_task, "t1", INT, t1, 0),
+	MEMBER(sim_task, "code", I32, code, 0),
+	MEMBER(sim_task, "msg", STR, msg, IF_SET),
+	MEMBER(sim_task, "from", WORD, from, IF_SET | KEEP_BAD),
+	MEMBER_WITH(sim_task, "ip_from", INT, ip_from, HAS, FIELD(sim_task, has_ip_from)),
+};
+
+/* After "format" and "version"; "vms" and "tasks" come last. */
+static const member model_members[] = {
+	MEMBER(sim_model, "instance", STR, instance, IF_SET | KEEP_BAD),
+	MEMBER(sim_model, "seed", STR, seed, IF_SET | KEEP_BAD),
+	MEMBER(sim_model, "created", INT, created, 0),
+	MEMBER(sim_model, "next_mac", INT, next_mac, 0),
+	MEMBER(sim_model, "next_ip", INT, next_ip, 0),
+};
+
+static const schema snap_schema = SCHEMA(sim_snap, snap_members);
+static const schema vm_schema = SCHEMA(sim_vm, vm_members);
+static const schema task_schema = SCHEMA(sim_task, task_members);
+static const schema model_schema = SCHEMA(sim_model, model_members);
+
+G_STATIC_ASSERT(sizeof(PRL_RESULT) == sizeof(gint32));
+
+/* The field at offset off of a struct. */
+#define FIELD_AT(obj, off) ((char *)(obj) + (off))
+#define CONST_FIELD_AT(obj, off) ((const char *)(obj) + (off))
+#define EXTRA(sc, obj) (*(json_t **)FIELD_AT(obj, (sc)->extra))
+
+static gboolean
+owns_string(const member *m)
+{
+	return m->type == MEMBER_STR || m->type == MEMBER_TEXT;
+}
+
+/* After a copy of its struct: obj's own copies of its strings and unknown members.
+ * Custom members are the caller's. */
+static void
+members_own(const schema *sc, void *obj)
+{
+	gsize i;
+
+	for (i = 0; i < sc->n; i++) {
+		if (owns_string(&sc->members[i])) {
+			char **field = (char **)FIELD_AT(obj, sc->members[i].offset);
+			*field = g_strdup(*field);
+		}
+	}
+	if (EXTRA(sc, obj))
+		EXTRA(sc, obj) = json_deep_copy(EXTRA(sc, obj));
+}
+
+/* obj's members (not custom ones) and unknown members, copied from src. */
+static void
+members_copy(const schema *sc, void *obj, const void *src)
+{
+	gsize i;
+
+	for (i = 0; i < sc->n; i++) {
+		const member *m = &sc->members[i];
+
+		if (m->type != MEMBER_CUSTOM)
+			memcpy(FIELD_AT(obj, m->offset), CONST_FIELD_AT(src, m->offset), m->size);
+	}
+	EXTRA(sc, obj) = *(json_t *const *)CONST_FIELD_AT(src, sc->extra);
+	members_own(sc, obj);
+}
+
+/* Free obj's strings and unknown members (not obj). Custom members are the caller's. */
+static void
+members_free(const schema *sc, void *obj)
+{
+	gsize i;
+
+	for (i = 0; i < sc->n; i++)
+		if (owns_string(&sc->members[i]))
+			g_free(*(char **)FIELD_AT(obj, sc->members[i].offset));
+	if (EXTRA(sc, obj))
+		json_decref(EXTRA(sc, obj));
+}
+
 /* ---- snapshots, VMs, tasks ---- */
 
 sim_snap *
@@ -69,12 +263,7 @@ sim_snap_free(sim_snap *s)
 {
 	if (!s)
 		return;
-	g_free(s->name);
-	g_free(s->desc);
-	g_free(s->parent);
-	g_free(s->vdesc);
-	if (s->extra)
-		json_decref(s->extra);
+	members_free(&snap_schema, s);
 	g_free(s);
 }
 
@@ -84,11 +273,7 @@ snap_copy(const sim_snap *s)
 	sim_snap *c = g_new(sim_snap, 1);
 
 	*c = *s;
-	c->name = g_strdup(s->name);
-	c->desc = g_strdup(s->desc);
-	c->parent = g_strdup(s->parent);
-	c->vdesc = g_strdup(s->vdesc);
-	c->extra = s->extra ? json_deep_copy(s->extra) : NULL;
+	members_own(&snap_schema, c);
 	return c;
 }
 
@@ -114,18 +299,11 @@ sim_vm_unref(sim_vm *vm)
 {
 	if (!vm || !g_atomic_int_dec_and_test(&vm->refcount))
 		return;
-	g_free(vm->id);
-	g_free(vm->name);
-	g_free(vm->desc);
-	g_free(vm->mac);
-	g_free(vm->busy);
-	g_free(vm->cur);
+	members_free(&vm_schema, vm);
 	g_free(vm->base_vm);
 	g_free(vm->base_snap);
 	if (vm->snaps)
 		g_ptr_array_unref(vm->snaps);
-	if (vm->extra)
-		json_decref(vm->extra);
 	g_free(vm);
 }
 
@@ -137,15 +315,9 @@ vm_copy(const sim_vm *vm)
 
 	*c = *vm;
 	c->refcount = 1;
-	c->id = g_strdup(vm->id);
-	c->name = g_strdup(vm->name);
-	c->desc = g_strdup(vm->desc);
-	c->mac = g_strdup(vm->mac);
-	c->busy = g_strdup(vm->busy);
-	c->cur = g_strdup(vm->cur);
+	members_own(&vm_schema, c);
 	c->base_vm = g_strdup(vm->base_vm);
 	c->base_snap = g_strdup(vm->base_snap);
-	c->extra = vm->extra ? json_deep_copy(vm->extra) : NULL;
 	c->snaps = NULL;
 	if (vm->snaps) {
 		c->snaps = g_ptr_array_new_full(vm->snaps->len, (GDestroyNotify)sim_snap_free);
@@ -192,12 +364,8 @@ sim_task_unref(sim_task *t)
 {
 	if (!t || !g_atomic_int_dec_and_test(&t->refcount))
 		return;
+	members_free(&task_schema, t);
 	g_free(t->id);
-	g_free(t->vm);
-	g_free(t->src);
-	g_free(t->msg);
-	if (t->extra)
-		json_decref(t->extra);
 	g_free(t);
 }
 
@@ -208,11 +376,8 @@ task_copy(const sim_task *t)
 
 	*c = *t;
 	c->refcount = 1;
+	members_own(&task_schema, c);
 	c->id = g_strdup(t->id);
-	c->vm = g_strdup(t->vm);
-	c->src = g_strdup(t->src);
-	c->msg = g_strdup(t->msg);
-	c->extra = t->extra ? json_deep_copy(t->extra) : NULL;
 	return c;
 }
 
@@ -254,10 +419,7 @@ sim_model_unref(sim_model *m)
 	g_free(m->index);
 	g_hash_table_unref(m->tasks);
 	g_ptr_array_unref(m->vms);
-	if (m->extra)
-		json_decref(m->extra);
-	g_free(m->instance);
-	g_free(m->seed);
+	members_free(&model_schema, m);
 	g_free(m);
 }
 
@@ -270,12 +432,7 @@ sim_model_draft(sim_model *base)
 	guint i;
 
 	d->refcount = 1;
-	d->instance = g_strdup(base->instance);
-	d->seed = g_strdup(base->seed);
-	d->created = base->created;
-	d->next_mac = base->next_mac;
-	d->next_ip = base->next_ip;
-	d->extra = base->extra ? json_deep_copy(base->extra) : NULL;
+	members_copy(&model_schema, d, base);
 	d->vms = g_ptr_array_new_full(base->vms->len + 1, (GDestroyNotify)sim_vm_unref);
 	for (i = 0; i < base->vms->len; i++)
 		g_ptr_array_add(d->vms, vm_ref(g_ptr_array_index(base->vms, i)));
@@ -584,34 +741,128 @@ sim_doc_validate(json_t *doc, GError **error)
 
 /* ---- from JSON ---- */
 
+/* A presence flag: a guint8 or a gboolean. */
+static void
+flag_set(void *flag, gsize size)
+{
+	if (size == sizeof(guint8))
+		*(guint8 *)flag = TRUE;
+	else
+		*(gboolean *)flag = TRUE;
+}
+
+/* v into m's field of obj; FALSE if v is to be kept as an unknown member instead. */
+static gboolean
+member_read(const member *m, void *obj, json_t *v)
+{
+	char *field = FIELD_AT(obj, m->offset);
+	const char *word;
+
+	switch (m->type) {
+	case MEMBER_STR:
+	case MEMBER_TEXT:
+		if ((m->flags & KEEP_BAD) && !json_is_string(v))
+			return FALSE;
+		g_free(*(char **)field);  /* a repeated top-level member: the last counts */
+		*(char **)field = member_dup(v, m->type == MEMBER_TEXT);
+		break;
+	case MEMBER_INTERN:
+		*(const char **)field = member_intern(v);
+		break;
+	case MEMBER_WORD:
+		word = sim_word_intern(json_string_value(v));
+		if (!word && (m->flags & KEEP_BAD))
+			return FALSE;
+		*(const char **)field = word;
+		break;
+	case MEMBER_OP:
+		*(sim_op *)field = sim_op_from_name(json_string_value(v));
+		break;
+	case MEMBER_INT:
+		*(gint64 *)field = member_int(v);
+		break;
+	case MEMBER_U32:
+		*(guint32 *)field = (guint32)member_int(v);
+		break;
+	case MEMBER_I32:
+		*(gint32 *)field = (gint32)member_int(v);
+		break;
+	case MEMBER_FLAG:
+		*(guint8 *)field = json_is_true(v);
+		break;
+	case MEMBER_CUSTOM:
+		return m->read(obj, v);
+	}
+	if (m->flags & HAS)
+		flag_set(FIELD_AT(obj, m->with), m->with_size);
+	return TRUE;
+}
+
+/* Member key = v of obj: a known one into its field, any other kept as it is. *next is
+ * where to look first: documents list members in the writer's order, so the next key is
+ * nearly always the next member (one comparison a member where a file has 10,000 VMs). */
+static void
+read_member(const schema *sc, void *obj, const char *key, json_t *v, gsize *next)
+{
+	gsize i, k;
+
+	for (i = 0; i < sc->n; i++) {
+		k = (*next + i) % sc->n;
+		if (strcmp(key, sc->members[k].key) == 0) {
+			*next = k + 1;
+			if (member_read(&sc->members[k], obj, v))
+				return;
+			break;
+		}
+	}
+	extra_keep(&EXTRA(sc, obj), key, v);
+}
+
+static void
+read_object(const schema *sc, void *obj, json_t *o)
+{
+	const char *key;
+	json_t *v;
+	gsize next = 0;
+
+	json_object_foreach(o, key, v)
+		read_member(sc, obj, key, v, &next);
+}
+
 static sim_snap *
 snap_from_json(json_t *o)
 {
 	sim_snap *s = sim_snap_new();
-	const char *key;
-	json_t *v;
 
-	json_object_foreach(o, key, v) {
-		if (strcmp(key, "name") == 0)
-			s->name = member_dup(v, FALSE);
-		else if (strcmp(key, "desc") == 0)
-			s->desc = member_dup(v, TRUE);
-		else if (strcmp(key, "parent") == 0)
-			s->parent = member_dup(v, FALSE);
-		else if (strcmp(key, "vdesc") == 0)
-			s->vdesc = member_dup(v, TRUE);
-		else if (strcmp(key, "st") == 0 && sim_word_intern(json_string_value(v)))
-			s->st = sim_word_intern(json_string_value(v));
-		else if (strcmp(key, "created") == 0)
-			s->created = member_int(v);
-		else if (strcmp(key, "ram") == 0)
-			s->ram = member_int(v);
-		else if (strcmp(key, "cpus") == 0)
-			s->cpus = member_int(v);
-		else
-			extra_keep(&s->extra, key, v);
-	}
+	read_object(&snap_schema, s, o);
 	return s;
+}
+
+static gboolean
+vm_base_read(void *obj, json_t *v)
+{
+	sim_vm *vm = obj;
+
+	if (!json_is_object(v))
+		return FALSE;
+	vm->base_vm = member_dup(json_object_get(v, "vm"), FALSE);
+	vm->base_snap = member_dup(json_object_get(v, "snapshot"), FALSE);
+	return TRUE;
+}
+
+/* check_vm saw an array. */
+static gboolean
+vm_snaps_read(void *obj, json_t *v)
+{
+	sim_vm *vm = obj;
+	json_t *snap;
+	gsize i;
+
+	if (json_array_size(v) > 0)
+		vm->snaps = g_ptr_array_new_full(json_array_size(v), (GDestroyNotify)sim_snap_free);
+	json_array_foreach(v, i, snap)
+		g_ptr_array_add(vm->snaps, snap_from_json(snap));
+	return TRUE;
 }
 
 /* A VM object that passed check_vm. */
@@ -619,143 +870,8 @@ static sim_vm *
 vm_from_json(json_t *o)
 {
 	sim_vm *vm = sim_vm_new();
-	const char *key;
-	json_t *v;
 
-	json_object_foreach(o, key, v) {
-		switch (key[0]) {
-		case 'b':
-			if (strcmp(key, "busy") == 0 && json_is_string(v)) {
-				vm->busy = member_dup(v, FALSE);
-				continue;
-			} else if (strcmp(key, "busy_until") == 0) {
-				vm->busy_until = member_int(v);
-				continue;
-			} else if (strcmp(key, "busy_op") == 0) {
-				vm->busy_op = member_intern(v);
-				continue;
-			} else if (strcmp(key, "base") == 0 && json_is_object(v)) {
-				vm->base_vm = member_dup(json_object_get(v, "vm"), FALSE);
-				vm->base_snap = member_dup(json_object_get(v, "snapshot"), FALSE);
-				continue;
-			}
-			break;
-		case 'c':
-			if (strcmp(key, "cpus") == 0) {
-				vm->cpus = member_int(v);
-				continue;
-			} else if (strcmp(key, "created") == 0) {
-				vm->created = member_int(v);
-				continue;
-			} else if (strcmp(key, "cur") == 0) {
-				vm->cur = member_dup(v, FALSE);
-				continue;
-			}
-			break;
-		case 'd':
-			if (strcmp(key, "desc") == 0) {
-				vm->desc = member_dup(v, TRUE);
-				continue;
-			} else if (strcmp(key, "disk_mb") == 0) {
-				vm->disk_mb = member_int(v);
-				continue;
-			}
-			break;
-		case 'g':
-			if (strcmp(key, "gen") == 0) {
-				vm->gen = member_int(v);
-				continue;
-			} else if (strcmp(key, "gone_at") == 0) {
-				vm->gone_at = member_int(v);
-				continue;
-			}
-			break;
-		case 'i':
-			if (strcmp(key, "id") == 0) {
-				vm->id = member_dup(v, FALSE);
-				continue;
-			} else if (strcmp(key, "ipn") == 0) {
-				vm->has_ipn = TRUE;
-				vm->ipn = member_int(v);
-				continue;
-			} else if (strcmp(key, "ip_at") == 0) {
-				vm->has_ip_at = TRUE;
-				vm->ip_at = member_int(v);
-				continue;
-			}
-			break;
-		case 'm':
-			if (strcmp(key, "mac") == 0) {
-				vm->mac = member_dup(v, FALSE);
-				continue;
-			}
-			break;
-		case 'n':
-			if (strcmp(key, "name") == 0) {
-				vm->name = member_dup(v, FALSE);
-				continue;
-			} else if (strcmp(key, "net") == 0) {
-				vm->net = member_intern(v);
-				continue;
-			}
-			break;
-		case 'o':
-			if (strcmp(key, "os") == 0) {
-				vm->os = member_intern(v);
-				continue;
-			} else if (strcmp(key, "ost") == 0) {
-				vm->ost = member_int(v);
-				continue;
-			} else if (strcmp(key, "osv") == 0) {
-				vm->osv = member_int(v);
-				continue;
-			}
-			break;
-		case 'r':
-			if (strcmp(key, "ram") == 0) {
-				vm->ram = member_int(v);
-				continue;
-			}
-			break;
-		case 's':
-			if (strcmp(key, "st") == 0) {
-				vm->st = sim_word_intern(json_string_value(v));
-				continue;
-			} else if (strcmp(key, "src_until") == 0) {
-				vm->src_until = member_int(v);
-				continue;
-			} else if (strcmp(key, "snaps") == 0) {
-				gsize i;
-				json_t *snap;
-				if (json_array_size(v) > 0)
-					vm->snaps = g_ptr_array_new_full(json_array_size(v),
-					                                 (GDestroyNotify)sim_snap_free);
-				json_array_foreach(v, i, snap)
-					g_ptr_array_add(vm->snaps, snap_from_json(snap));
-				continue;
-			}
-			break;
-		case 't':
-			if (strcmp(key, "tpl") == 0) {
-				vm->tpl = json_is_true(v);
-				continue;
-			}
-			break;
-		case 'u':
-			if (strcmp(key, "until") == 0) {
-				vm->until = member_int(v);
-				continue;
-			}
-			break;
-		case 'v':
-			if (strcmp(key, "via") == 0) {
-				vm->via = sim_word_intern(json_string_value(v));
-				continue;
-			}
-			break;
-		}
-		extra_keep(&vm->extra, key, v);
-	}
+	read_object(&vm_schema, vm, o);
 	vm->id_hash = vm->id ? sim_id_hash(vm->id) : 0;
 	if (!vm->via)
 		vm->until = 0;
@@ -770,33 +886,9 @@ static sim_task *
 task_from_json(const char *id, json_t *o)
 {
 	sim_task *t = sim_task_new();
-	const char *key;
-	json_t *v;
 
 	t->id = g_strdup(id);
-	json_object_foreach(o, key, v) {
-		if (strcmp(key, "op") == 0)
-			t->op = sim_op_from_name(json_string_value(v));
-		else if (strcmp(key, "vm") == 0)
-			t->vm = member_dup(v, FALSE);
-		else if (strcmp(key, "src") == 0)
-			t->src = member_dup(v, FALSE);
-		else if (strcmp(key, "msg") == 0)
-			t->msg = member_dup(v, FALSE);
-		else if (strcmp(key, "from") == 0 && sim_word_intern(json_string_value(v)))
-			t->from = sim_word_intern(json_string_value(v));
-		else if (strcmp(key, "ip_from") == 0) {
-			t->has_ip_from = TRUE;
-			t->ip_from = member_int(v);
-		} else if (strcmp(key, "t0") == 0)
-			t->t0 = member_int(v);
-		else if (strcmp(key, "t1") == 0)
-			t->t1 = member_int(v);
-		else if (strcmp(key, "code") == 0)
-			t->code = (PRL_RESULT)member_int(v);
-		else
-			extra_keep(&t->extra, key, v);
-	}
+	read_object(&task_schema, t, o);
 	return t;
 }
 
@@ -960,6 +1052,14 @@ read_key(scanner *s)
 	skip_ws(s);
 	return key;
 }
+/* The value at s->p, decoded; NULL after reporting a syntax error. */
+static json_t *
+read_value(scanner *s)
+{
+	const char *from = s->p;
+
+	return skip_value(s) ? decode(s, from) : NULL;
+}
 
 /* What the loader found; checks run in the order the messages have always come in. */
 typedef struct {
@@ -970,71 +1070,66 @@ typedef struct {
 	GError *task_error;     /* the first malformed task */
 	GHashTable *ids;        /* ids seen (borrowed from m's VMs) */
 	gsize n_vm;             /* VMs seen, the malformed ones included */
+	gsize next;             /* read_member's guess for the next top-level member */
 } load_state;
 
+/* Reads one element of an array (key NULL) or object, its value at s->p. */
+typedef gboolean (*element_fn)(scanner *s, const char *key, load_state *ls);
+
+/* Every element of the array or object that opens at s->p, up to its end. */
 static gboolean
-load_vms(scanner *s, load_state *ls)
+load_elements(scanner *s, char close, element_fn load, load_state *ls)
 {
 	gboolean first = TRUE, more;
 
-	/* "vms" twice: the last one counts, as with any JSON object. */
-	g_hash_table_remove_all(ls->ids);
-	g_ptr_array_set_size(ls->m->vms, 0);
-	ls->n_vm = 0;
-	s->p++;  /* '[' */
+	s->p++;  /* '[' or '{' */
 	for (;;) {
-		const char *from;
-		json_t *v;
+		g_autofree char *key = NULL;
 
-		if (!next_element(s, first, ']', &more))
+		if (!next_element(s, first, close, &more))
 			return FALSE;
 		if (!more)
 			return TRUE;
 		first = FALSE;
-		from = s->p;
-		if (!skip_value(s) || !(v = decode(s, from)))
+		if (close == '}' && !(key = read_key(s)))
 			return FALSE;
-		if (!ls->vm_error && check_vm(v, ls->n_vm, NULL, &ls->vm_error)) {
-			sim_vm *vm = vm_from_json(v);
-			if (!g_hash_table_add(ls->ids, vm->id)) {
-				invalid(&ls->vm_error, "sim: VM id '%s' appears twice in the state file",
-				        vm->id);
-				sim_vm_unref(vm);
-			} else {
-				sim_model_add_vm(ls->m, vm);
-			}
-		}
-		json_decref(v);
-		ls->n_vm++;
+		if (!load(s, key, ls))
+			return FALSE;
 	}
 }
 
 static gboolean
-load_tasks(scanner *s, load_state *ls)
+load_vm(scanner *s, const char *key, load_state *ls)
 {
-	gboolean first = TRUE, more;
+	json_t *v = read_value(s);
 
-	g_hash_table_remove_all(ls->m->tasks);
-	s->p++;  /* '{' */
-	for (;;) {
-		g_autofree char *key = NULL;
-		const char *from;
-		json_t *v;
-
-		if (!next_element(s, first, '}', &more))
-			return FALSE;
-		if (!more)
-			return TRUE;
-		first = FALSE;
-		if (!(key = read_key(s)))
-			return FALSE;
-		from = s->p;
-		if (!skip_value(s) || !(v = decode(s, from)))
-			return FALSE;
-		if (!ls->task_error && check_task(key, v, &ls->task_error))
-			sim_model_add_task(ls->m, task_from_json(key, v));
-		json_decref(v);
+	if (!v)
+		return FALSE;
+	if (!ls->vm_error && check_vm(v, ls->n_vm, NULL, &ls->vm_error)) {
+		sim_vm *vm = vm_from_json(v);
+		if (!g_hash_table_add(ls->ids, vm->id)) {
+			invalid(&ls->vm_error, "sim: VM id '%s' appears twice in the state file", vm->id);
+			sim_vm_unref(vm);
+		} else {
+			sim_model_add_vm(ls->m, vm);
+		}
 	}
+	json_decref(v);
+	ls->n_vm++;
+	return TRUE;
+}
+
+static gboolean
+load_task(scanner *s, const char *key, load_state *ls)
+{
+	json_t *v = read_value(s);
+
+	if (!v)
+		return FALSE;
+	if (!ls->task_error && check_task(key, v, &ls->task_error))
+		sim_model_add_task(ls->m, task_from_json(key, v));
+	json_decref(v);
+	return TRUE;
 }
 
 /* One top-level member other than an array "vms" or an object "tasks". */
@@ -1056,72 +1151,55 @@ load_member(load_state *ls, const char *key, json_t *v)
 	} else if (strcmp(key, "version") == 0) {
 		json_decref(ls->version);
 		ls->version = json_incref(v);
-	} else if (strcmp(key, "instance") == 0 && json_is_string(v)) {
-		sim_str_set(&m->instance, json_string_value(v));
-	} else if (strcmp(key, "seed") == 0 && json_is_string(v)) {
-		sim_str_set(&m->seed, json_string_value(v));
-	} else if (strcmp(key, "created") == 0) {
-		m->created = member_int(v);
-	} else if (strcmp(key, "next_mac") == 0) {
-		m->next_mac = member_int(v);
-	} else if (strcmp(key, "next_ip") == 0) {
-		m->next_ip = member_int(v);
 	} else {
-		extra_keep(&m->extra, key, v);
+		read_member(&model_schema, m, key, v, &ls->next);
 	}
+}
+
+static gboolean
+load_top(scanner *s, const char *key, load_state *ls)
+{
+	json_t *v;
+
+	/* "vms" or "tasks" twice: the last one counts, as with any JSON object. */
+	if (strcmp(key, "vms") == 0 && s->p < s->end && *s->p == '[') {
+		ls->vms_seen = TRUE;
+		ls->vms_bad = FALSE;
+		g_clear_error(&ls->vm_error);
+		g_hash_table_remove_all(ls->ids);
+		g_ptr_array_set_size(ls->m->vms, 0);
+		ls->n_vm = 0;
+		return load_elements(s, ']', load_vm, ls);
+	}
+	if (strcmp(key, "tasks") == 0 && s->p < s->end && *s->p == '{') {
+		ls->tasks_bad = FALSE;
+		g_clear_error(&ls->task_error);
+		g_hash_table_remove_all(ls->m->tasks);
+		return load_elements(s, '}', load_task, ls);
+	}
+	if (!(v = read_value(s)))
+		return FALSE;
+	load_member(ls, key, v);
+	json_decref(v);
+	return TRUE;
 }
 
 static gboolean
 load_document(scanner *s, load_state *ls)
 {
-	gboolean first = TRUE, more;
-
 	skip_ws(s);
 	if (s->p < s->end && *s->p == '[') {
 		/* Valid JSON, but not ours. */
-		const char *from = s->p;
-		json_t *v;
-		if (!skip_value(s) || !(v = decode(s, from)))
+		json_t *v = read_value(s);
+		if (!v)
 			return FALSE;
 		json_decref(v);
 		ls->format = json_null();
 		return TRUE;
 	}
-	if (!expect(s, '{', "'[' or '{' expected"))
-		return FALSE;
-	for (;;) {
-		g_autofree char *key = NULL;
-		const char *from;
-		json_t *v;
-
-		if (!next_element(s, first, '}', &more))
-			return FALSE;
-		if (!more)
-			return TRUE;
-		first = FALSE;
-		if (!(key = read_key(s)))
-			return FALSE;
-		if (strcmp(key, "vms") == 0 && s->p < s->end && *s->p == '[') {
-			ls->vms_seen = TRUE;
-			ls->vms_bad = FALSE;
-			g_clear_error(&ls->vm_error);
-			if (!load_vms(s, ls))
-				return FALSE;
-			continue;
-		}
-		if (strcmp(key, "tasks") == 0 && s->p < s->end && *s->p == '{') {
-			ls->tasks_bad = FALSE;
-			g_clear_error(&ls->task_error);
-			if (!load_tasks(s, ls))
-				return FALSE;
-			continue;
-		}
-		from = s->p;
-		if (!skip_value(s) || !(v = decode(s, from)))
-			return FALSE;
-		load_member(ls, key, v);
-		json_decref(v);
-	}
+	if (s->p >= s->end || *s->p != '{')
+		return syntax_error(s, s->p, 0, "'[' or '{' expected");
+	return load_elements(s, '}', load_top, ls);
 }
 
 sim_model *
@@ -1168,13 +1246,13 @@ sim_model_from_json(const char *text, gsize len, const char *path, GError **erro
 
 #define OUT_CHUNK (64 * 1024)
 
-typedef struct {
+struct out_buf {
 	char *buf;
 	gsize len;
 	gsize cap;
 	int fd;
 	gboolean failed;        /* a write failed; errno tells why */
-} out_buf;
+};
 
 static void
 out_flush(out_buf *o)
@@ -1346,173 +1424,141 @@ put_extra(out_buf *o, json_t *extra)
 	}
 }
 
-static void
-put_snap(out_buf *o, const sim_snap *sn)
+/* A pointer, number or flag of size bytes is set: not NULL, not 0. */
+static inline gboolean
+field_is_set(const char *field, gsize size)
 {
-	PUT_LIT(o, "{\"name\":");
-	put_str(o, sn->name);
-	PUT_KEY(o, "desc");
-	put_str(o, sn->desc ? sn->desc : "");
-	if (sn->parent) {
-		PUT_KEY(o, "parent");
-		put_str(o, sn->parent);
+	switch (size) {
+	case 1:
+		return *(const guint8 *)field != 0;
+	case 4:
+		return *(const guint32 *)field != 0;
+	default:
+		g_assert(size == 8);
+		return *(const guint64 *)field != 0;
 	}
-	PUT_KEY(o, "created");
-	put_int(o, sn->created);
-	if (sn->st) {
-		PUT_KEY(o, "st");
-		put_str(o, sn->st);
+}
+
+/* ,"key": or, for the first member, "key": -- copied with a constant size: a few moves,
+ * where a copy of the key's length is a call (that made writes a third slower). The bytes
+ * past the key are written over next. */
+static inline void
+put_key(out_buf *o, const member *m, gboolean first)
+{
+	gsize skip = first ? 1 : 0;
+
+	memcpy(out_room(o, sizeof(m->lit)), m->lit + skip, sizeof(m->lit) - 1);
+	o->len += m->lit_len - skip;
+}
+
+static inline void
+put_value(out_buf *o, const member *m, const char *field)
+{
+	const char *s;
+
+	switch (m->type) {
+	case MEMBER_STR:
+	case MEMBER_INTERN:
+	case MEMBER_WORD:
+		put_str(o, *(const char *const *)field);
+		break;
+	case MEMBER_TEXT:
+		s = *(const char *const *)field;
+		put_str(o, s ? s : "");
+		break;
+	case MEMBER_OP:
+		put_str(o, sim_op_name(*(const sim_op *)field));
+		break;
+	case MEMBER_INT:
+		put_int(o, *(const gint64 *)field);
+		break;
+	case MEMBER_U32:
+		put_int(o, *(const guint32 *)field);
+		break;
+	case MEMBER_I32:
+		put_int(o, *(const gint32 *)field);
+		break;
+	case MEMBER_FLAG:
+		PUT_LIT(o, "true");
+		break;
+	case MEMBER_CUSTOM:
+		g_assert_not_reached();
 	}
-	PUT_KEY(o, "ram");
-	put_int(o, sn->ram);
-	PUT_KEY(o, "cpus");
-	put_int(o, sn->cpus);
-	PUT_KEY(o, "vdesc");
-	put_str(o, sn->vdesc ? sn->vdesc : "");
-	if (sn->extra)
-		put_extra(o, sn->extra);
+}
+
+/* obj's members, then its unknown ones; each after a comma but for the first when first. */
+static void
+put_members(out_buf *o, const schema *sc, const void *obj, gboolean first)
+{
+	json_t *extra = *(json_t *const *)CONST_FIELD_AT(obj, sc->extra);
+	gsize i;
+
+	for (i = 0; i < sc->n; i++) {
+		const member *m = &sc->members[i];
+		const char *field = CONST_FIELD_AT(obj, m->offset);
+
+		if (m->type == MEMBER_CUSTOM) {
+			m->put(o, m, obj);
+			continue;
+		}
+		if ((m->flags & IF_SET) && !field_is_set(field, m->size))
+			continue;
+		if (m->with_size && !field_is_set(CONST_FIELD_AT(obj, m->with), m->with_size))
+			continue;
+		put_key(o, m, first);
+		first = FALSE;
+		put_value(o, m, field);
+	}
+	if (extra)
+		put_extra(o, extra);
+}
+
+static void
+put_object(out_buf *o, const schema *sc, const void *obj)
+{
+	out_put(o, "{", 1);
+	put_members(o, sc, obj, TRUE);
 	out_put(o, "}", 1);
 }
 
 static void
-put_vm(out_buf *o, const sim_vm *vm)
+vm_base_put(out_buf *o, const member *m, const void *obj)
 {
-	PUT_LIT(o, "{\"id\":");
-	put_str(o, vm->id);
-	PUT_KEY(o, "name");
-	put_str(o, vm->name);
-	PUT_KEY(o, "desc");
-	put_str(o, vm->desc ? vm->desc : "");
-	if (vm->os) {
-		PUT_KEY(o, "os");
-		put_str(o, vm->os);
+	const sim_vm *vm = obj;
+
+	if (!vm->base_vm && !vm->base_snap)
+		return;
+	out_put(o, m->lit, m->lit_len);
+	out_put(o, "{", 1);
+	if (vm->base_vm) {
+		PUT_LIT(o, "\"vm\":");
+		put_str(o, vm->base_vm);
 	}
-	PUT_KEY(o, "ost");
-	put_int(o, vm->ost);
-	PUT_KEY(o, "osv");
-	put_int(o, vm->osv);
-	PUT_KEY(o, "ram");
-	put_int(o, vm->ram);
-	PUT_KEY(o, "cpus");
-	put_int(o, vm->cpus);
-	PUT_KEY(o, "disk_mb");
-	put_int(o, vm->disk_mb);
-	if (vm->mac) {
-		PUT_KEY(o, "mac");
-		put_str(o, vm->mac);
+	if (vm->base_snap) {
+		if (vm->base_vm)
+			out_put(o, ",", 1);
+		PUT_LIT(o, "\"snapshot\":");
+		put_str(o, vm->base_snap);
 	}
-	if (vm->net) {
-		PUT_KEY(o, "net");
-		put_str(o, vm->net);
-	}
-	if (vm->has_ipn) {
-		PUT_KEY(o, "ipn");
-		put_int(o, vm->ipn);
-	}
-	PUT_KEY(o, "st");
-	put_str(o, vm->st);
-	PUT_KEY(o, "gen");
-	put_int(o, vm->gen);
-	PUT_KEY(o, "created");
-	put_int(o, vm->created);
-	if (vm->tpl)
-		PUT_LIT(o, ",\"tpl\":true");
-	if (vm->has_ip_at) {
-		PUT_KEY(o, "ip_at");
-		put_int(o, vm->ip_at);
-	}
-	if (vm->via) {
-		PUT_KEY(o, "via");
-		put_str(o, vm->via);
-		PUT_KEY(o, "until");
-		put_int(o, vm->until);
-	}
-	if (vm->busy) {
-		PUT_KEY(o, "busy");
-		put_str(o, vm->busy);
-		PUT_KEY(o, "busy_until");
-		put_int(o, vm->busy_until);
-		if (vm->busy_op) {
-			PUT_KEY(o, "busy_op");
-			put_str(o, vm->busy_op);
-		}
-	}
-	if (vm->src_until) {
-		PUT_KEY(o, "src_until");
-		put_int(o, vm->src_until);
-	}
-	if (vm->gone_at) {
-		PUT_KEY(o, "gone_at");
-		put_int(o, vm->gone_at);
-	}
-	if (vm->base_vm || vm->base_snap) {
-		PUT_LIT(o, ",\"base\":{");
-		if (vm->base_vm) {
-			PUT_LIT(o, "\"vm\":");
-			put_str(o, vm->base_vm);
-		}
-		if (vm->base_snap) {
-			if (vm->base_vm)
-				out_put(o, ",", 1);
-			PUT_LIT(o, "\"snapshot\":");
-			put_str(o, vm->base_snap);
-		}
-		out_put(o, "}", 1);
-	}
-	if (vm->cur) {
-		PUT_KEY(o, "cur");
-		put_str(o, vm->cur);
-	}
-	if (vm->snaps && vm->snaps->len > 0) {
-		guint i;
-		PUT_LIT(o, ",\"snaps\":[");
-		for (i = 0; i < vm->snaps->len; i++) {
-			if (i)
-				out_put(o, ",", 1);
-			put_snap(o, g_ptr_array_index(vm->snaps, i));
-		}
-		out_put(o, "]", 1);
-	}
-	if (vm->extra)
-		put_extra(o, vm->extra);
 	out_put(o, "}", 1);
 }
 
 static void
-put_task(out_buf *o, const sim_task *t)
+vm_snaps_put(out_buf *o, const member *m, const void *obj)
 {
-	put_str(o, t->id);
-	PUT_LIT(o, ":{\"op\":");
-	put_str(o, sim_op_name(t->op));
-	if (t->vm) {
-		PUT_KEY(o, "vm");
-		put_str(o, t->vm);
+	const sim_vm *vm = obj;
+	guint i;
+
+	if (!vm->snaps || vm->snaps->len == 0)
+		return;
+	out_put(o, m->lit, m->lit_len);
+	out_put(o, "[", 1);
+	for (i = 0; i < vm->snaps->len; i++) {
+		if (i)
+			out_put(o, ",", 1);
+		put_object(o, &snap_schema, g_ptr_array_index(vm->snaps, i));
 	}
-	if (t->src) {
-		PUT_KEY(o, "src");
-		put_str(o, t->src);
-	}
-	PUT_KEY(o, "t0");
-	put_int(o, t->t0);
-	PUT_KEY(o, "t1");
-	put_int(o, t->t1);
-	PUT_KEY(o, "code");
-	put_int(o, (gint64)t->code);
-	if (t->msg) {
-		PUT_KEY(o, "msg");
-		put_str(o, t->msg);
-	}
-	if (t->from) {
-		PUT_KEY(o, "from");
-		put_str(o, t->from);
-	}
-	if (t->has_ip_from) {
-		PUT_KEY(o, "ip_from");
-		put_int(o, t->ip_from);
-	}
-	if (t->extra)
-		put_extra(o, t->extra);
-	out_put(o, "}", 1);
+	out_put(o, "]", 1);
 }
 
 gboolean
@@ -1527,34 +1573,23 @@ sim_model_write(const sim_model *m, int fd)
 
 	PUT_LIT(&o, "{\"format\":\"" SIM_FORMAT "\",\"version\":");
 	put_int(&o, SIM_FORMAT_VERSION);
-	if (m->instance) {
-		PUT_KEY(&o, "instance");
-		put_str(&o, m->instance);
-	}
-	if (m->seed) {
-		PUT_KEY(&o, "seed");
-		put_str(&o, m->seed);
-	}
-	PUT_KEY(&o, "created");
-	put_int(&o, m->created);
-	PUT_KEY(&o, "next_mac");
-	put_int(&o, m->next_mac);
-	PUT_KEY(&o, "next_ip");
-	put_int(&o, m->next_ip);
-	if (m->extra)
-		put_extra(&o, m->extra);
+	put_members(&o, &model_schema, m, FALSE);
 	/* One VM (and task) per line: still one JSON document, and readable with line tools. */
 	PUT_LIT(&o, ",\"vms\":[");
 	for (i = 0; i < m->vms->len && !o.failed; i++) {
 		out_put(&o, i ? ",\n" : "\n", i ? 2 : 1);
-		put_vm(&o, g_ptr_array_index(m->vms, i));
+		put_object(&o, &vm_schema, g_ptr_array_index(m->vms, i));
 	}
 	PUT_LIT(&o, "],\n\"tasks\":{");
 	g_hash_table_iter_init(&it, m->tasks);
 	while (!o.failed && g_hash_table_iter_next(&it, NULL, &value)) {
+		const sim_task *t = value;
+
 		out_put(&o, first ? "\n" : ",\n", first ? 1 : 2);
 		first = FALSE;
-		put_task(&o, value);
+		put_str(&o, t->id);
+		out_put(&o, ":", 1);
+		put_object(&o, &task_schema, t);
 	}
 	PUT_LIT(&o, "}}\n");
 	out_flush(&o);
