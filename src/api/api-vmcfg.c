@@ -131,11 +131,9 @@ PRL_METHOD(PrlVmCfg_GetVmInfo)(PRL_HANDLE hVmCfg, PRL_HANDLE_PTR phVmInfo)
 		return PRL_ERR_INVALID_ARG;
 	PK_CFG_GET(hVmCfg, vm);
 	const pk_vm_data *d = pk_vm_lock_config(vm);
-	VIRTUAL_MACHINE_STATE state = d->state;
-	char *word = g_strdup(d->power_state);
+	pk_vm_info *info = pk_vm_info_new(d->state, d->power_state);
 	pk_vm_unlock(vm);
-	*phVmInfo = pk_object_give(pk_vm_info_new(state, word));
-	g_free(word);
+	*phVmInfo = pk_object_give(info);
 	return PRL_ERR_SUCCESS;
 }
 

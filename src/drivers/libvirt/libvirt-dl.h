@@ -19,6 +19,7 @@ G_BEGIN_DECLS
 	X(virConnectClose) \
 	X(virConnectDomainEventDeregisterAny) \
 	X(virConnectDomainEventRegisterAny) \
+	X(virConnectGetAllDomainStats) \
 	X(virConnectGetHostname) \
 	X(virConnectGetLibVersion) \
 	X(virConnectGetType) \
@@ -62,6 +63,7 @@ G_BEGIN_DECLS
 	X(virDomainShutdown) \
 	X(virDomainSnapshotCreateXML) \
 	X(virDomainSnapshotFree) \
+	X(virDomainStatsRecordListFree) \
 	X(virDomainSuspend) \
 	X(virDomainUndefineFlags) \
 	X(virEventAddTimeout) \
@@ -117,6 +119,7 @@ G_END_DECLS
 #define virConnectClose (lv_dl.virConnectClose)
 #define virConnectDomainEventDeregisterAny (lv_dl.virConnectDomainEventDeregisterAny)
 #define virConnectDomainEventRegisterAny (lv_dl.virConnectDomainEventRegisterAny)
+#define virConnectGetAllDomainStats (lv_dl.virConnectGetAllDomainStats)
 #define virConnectGetHostname (lv_dl.virConnectGetHostname)
 #define virConnectGetLibVersion (lv_dl.virConnectGetLibVersion)
 #define virConnectGetType (lv_dl.virConnectGetType)
@@ -160,6 +163,7 @@ G_END_DECLS
 #define virDomainShutdown (lv_dl.virDomainShutdown)
 #define virDomainSnapshotCreateXML (lv_dl.virDomainSnapshotCreateXML)
 #define virDomainSnapshotFree (lv_dl.virDomainSnapshotFree)
+#define virDomainStatsRecordListFree (lv_dl.virDomainStatsRecordListFree)
 #define virDomainSuspend (lv_dl.virDomainSuspend)
 #define virDomainUndefineFlags (lv_dl.virDomainUndefineFlags)
 #define virEventAddTimeout (lv_dl.virEventAddTimeout)

@@ -273,7 +273,8 @@ static lv_cached *dom_config(lv_conn *lc, virDomainPtr dom, const char *uuid, GE
 }
 
 typedef struct {
-	virDomainPtr dom;             /* owned */
+	virDomainPtr dom;             /* owned unless `borrowed` */
+	gboolean borrowed;            /* dom belongs to the statistics records of the listing */
 	char uuid[VIR_UUID_STRING_BUFLEN];
 	int state;
 	int reason;
@@ -283,15 +284,30 @@ typedef struct {
 static void dom_entry_clear(gpointer p)
 {
 	dom_entry *e = p;
-	if (e->dom != NULL)
+	if (e->dom != NULL && !e->borrowed)
 		virDomainFree(e->dom);
 }
 
-/* Every domain with its state, from a few calls whatever the number of domains: libvirt
- * lists domains by state (running, shut off with and without a managed save, paused,
- * other); only paused and "other" ones are asked for their exact state and reason. A
- * domain that changes state between the calls is kept once (first seen). */
-static gboolean list_states(virConnectPtr conn, GArray *out, GError **error)
+/* Domains with their states (list_states): entries, and the statistics records the
+ * borrowed domains belong to. */
+typedef struct {
+	GArray *entries;              /* dom_entry */
+	virDomainStatsRecordPtr *recs;
+} dom_listing;
+
+static void dom_listing_clear(dom_listing *l)
+{
+	g_clear_pointer(&l->entries, g_array_unref);   /* before the records: borrowed doms */
+	if (l->recs != NULL)
+		virDomainStatsRecordListFree(g_steal_pointer(&l->recs));
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(dom_listing, dom_listing_clear)
+
+/* Every domain with its state, by state filters: a few calls whatever the number of
+ * domains (running, shut off with and without a managed save, paused, other); only paused
+ * and "other" ones are asked for their exact state and reason. A domain that changes state
+ * between the calls is kept once (first seen). For platforms without domain statistics. */
+static gboolean list_states_filtered(virConnectPtr conn, GArray *out, GError **error)
 {
 	static const struct { unsigned int flags; int state; gboolean saved; gboolean ask; } parts[] = {
 		{ VIR_CONNECT_LIST_DOMAINS_RUNNING, VIR_DOMAIN_RUNNING, FALSE, FALSE },
@@ -309,7 +325,7 @@ static gboolean list_states(virConnectPtr conn, GArray *out, GError **error)
 		if (n < 0)
 			return lv_fail(error, PRL_ERR_OPERATION_FAILED, "cannot list domains");
 		for (int i = 0; i < n; i++) {
-			dom_entry e = { doms[i], "", parts[k].state, 0, parts[k].saved };
+			dom_entry e = { doms[i], FALSE, "", parts[k].state, 0, parts[k].saved };
 			gboolean keep = lv_dom_uuid(doms[i], e.uuid) && !g_hash_table_contains(seen, e.uuid);
 			if (keep && parts[k].ask && virDomainGetState(doms[i], &e.state, &e.reason, 0) < 0) {
 				virResetLastError();   /* undefined meanwhile */
@@ -327,14 +343,105 @@ static gboolean list_states(virConnectPtr conn, GArray *out, GError **error)
 	return TRUE;
 }
 
+/* The UUIDs (raw bytes) of the domains with a managed save image. */
+static GHashTable *managed_saves(virConnectPtr conn, GError **error)
+{
+	virDomainPtr *doms = NULL;
+	int n = virConnectListAllDomains(conn, &doms, VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE);
+	if (n < 0) {
+		lv_fail(error, PRL_ERR_OPERATION_FAILED, "cannot list domains");
+		return NULL;
+	}
+	GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	for (int i = 0; i < n; i++) {
+		char uuid[VIR_UUID_STRING_BUFLEN];
+		if (lv_dom_uuid(doms[i], uuid))
+			g_hash_table_add(set, g_strdup(uuid));
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+	return set;
+}
+
+static int typed_int(const virTypedParameter *params, int n, const char *field, int def)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(params[i].field, field) == 0 && params[i].type == VIR_TYPED_PARAM_INT)
+			return params[i].value.i;
+	return def;
+}
+
+/* Every domain with its state and reason in one call (domain statistics, state group);
+ * plus one filtered list for managed saves when a domain is shut off. Platforms without
+ * domain statistics: list_states_filtered. */
+static gboolean list_states(virConnectPtr conn, dom_listing *l, GError **error)
+{
+	GArray *out = l->entries = g_array_new(FALSE, TRUE, sizeof(dom_entry));
+	g_array_set_clear_func(out, dom_entry_clear);
+	int n = virConnectGetAllDomainStats(conn, VIR_DOMAIN_STATS_STATE, &l->recs, 0);
+	if (n < 0) {
+		int code = lv_last_error_code();
+		if (code != VIR_ERR_NO_SUPPORT && code != VIR_ERR_ARGUMENT_UNSUPPORTED)
+			return lv_fail(error, PRL_ERR_OPERATION_FAILED, "cannot list domains");
+		lv_reset_error();
+		return list_states_filtered(conn, out, error);
+	}
+	gboolean any_shutoff = FALSE;
+	for (int i = 0; i < n; i++) {
+		/* Borrowed: a reference of our own would cost a libvirt call per domain. */
+		const virDomainStatsRecord *r = l->recs[i];
+		dom_entry e = { r->dom, TRUE, "", VIR_DOMAIN_NOSTATE, 0, FALSE };
+		if (r->dom == NULL || !lv_dom_uuid(r->dom, e.uuid))
+			continue;
+		e.state = typed_int(r->params, r->nparams, "state.state", VIR_DOMAIN_NOSTATE);
+		e.reason = typed_int(r->params, r->nparams, "state.reason", 0);
+		any_shutoff |= e.state == VIR_DOMAIN_SHUTOFF;
+		g_array_append_val(out, e);
+	}
+	if (any_shutoff) {
+		g_autoptr(GHashTable) saved = managed_saves(conn, error);
+		if (saved == NULL)
+			return FALSE;
+		for (guint i = 0; i < out->len && g_hash_table_size(saved) > 0; i++) {
+			dom_entry *e = &g_array_index(out, dom_entry, i);
+			e->saved = e->state == VIR_DOMAIN_SHUTOFF && g_hash_table_contains(saved, e->uuid);
+		}
+	}
+	return TRUE;
+}
+
+/* What an identity list needs of a domain: no configuration but the template marker,
+ * from the cache when it has the domain (else read once, which fills it). */
+static pk_vm_data *identity_data(lv_conn *lc, const dom_entry *e, GError **error)
+{
+	gboolean tpl = FALSE;
+	if (!lv_cache_peek_template(lc->ev, e->uuid, &tpl)) {
+		lv_cached *cfg = dom_config(lc, e->dom, e->uuid, error);
+		if (cfg == NULL)
+			return NULL;
+		tpl = cfg->d->is_template;
+		lv_cached_free(cfg);
+	}
+	pk_vm_data *d = pk_vm_data_new();
+	d->id = g_strdup(e->uuid);
+	d->name = g_strdup(virDomainGetName(e->dom));
+	d->is_template = tpl;
+	const char *word = NULL;
+	d->state = lv_state_map(e->state, e->reason, e->saved, &word);
+	d->power_state = g_strdup(word);
+	d->identity_only = TRUE;
+	return d;
+}
+
 static gboolean vm_list(lv_conn *lc, virConnectPtr conn, guint flags, GPtrArray **out,
                         GError **error)
 {
-	gboolean want_ips = !(flags & PK_GET_NO_GUEST_INFO) && lc->s.ip_source != LV_IP_NONE;
-	g_autoptr(GArray) entries = g_array_new(FALSE, TRUE, sizeof(dom_entry));
-	g_array_set_clear_func(entries, dom_entry_clear);
-	if (!list_states(conn, entries, error))
+	gboolean want_ips = !(flags & (PK_GET_NO_GUEST_INFO | PK_LIST_IDENTITY_ONLY)) &&
+	                    lc->s.ip_source != LV_IP_NONE;
+	g_auto(dom_listing) listing = { NULL, NULL };
+	if (!list_states(conn, &listing, error))
 		return FALSE;
+	GArray *entries = listing.entries;
 
 	g_autoptr(GHashTable) leases = NULL;
 	if (want_ips && lc->s.ip_source != LV_IP_AGENT)
@@ -344,7 +451,14 @@ static gboolean vm_list(lv_conn *lc, virConnectPtr conn, guint flags, GPtrArray 
 	for (guint i = 0; i < entries->len; i++) {
 		dom_entry *e = &g_array_index(entries, dom_entry, i);
 		GError *local = NULL;
-		lv_cached *cfg = dom_config(lc, e->dom, e->uuid, &local);
+		if (flags & PK_LIST_IDENTITY_ONLY) {
+			pk_vm_data *d = identity_data(lc, e, &local);
+			if (d != NULL) {
+				g_ptr_array_add(list, d);
+				continue;
+			}
+		}
+		lv_cached *cfg = local == NULL ? dom_config(lc, e->dom, e->uuid, &local) : NULL;
 		if (cfg == NULL) {
 			if (local->code == PRL_ERR_VM_UUID_NOT_FOUND) {   /* undefined meanwhile */
 				g_error_free(local);

@@ -138,6 +138,16 @@ lv_cached *lv_cache_lookup(lv_events *ev, const char *uuid, guint64 *epoch)
 	return copy;
 }
 
+gboolean lv_cache_peek_template(lv_events *ev, const char *uuid, gboolean *is_template)
+{
+	g_mutex_lock(&ev->lock);
+	lv_cached *e = ev->live ? g_hash_table_lookup(ev->cache, uuid) : NULL;
+	if (e != NULL)
+		*is_template = e->d->is_template;
+	g_mutex_unlock(&ev->lock);
+	return e != NULL;
+}
+
 guint64 lv_cache_epoch(lv_events *ev)
 {
 	g_mutex_lock(&ev->lock);

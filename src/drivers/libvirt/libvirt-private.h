@@ -310,6 +310,8 @@ typedef struct lv_cached {
 void lv_cached_free(lv_cached *e);
 /* A copy of the entry, or NULL. *epoch: pass it back to lv_cache_store. */
 lv_cached *lv_cache_lookup(lv_events *ev, const char *uuid, guint64 *epoch);
+/* Whether the cache holds uuid's configuration; if so, its template flag (no copy). */
+gboolean lv_cache_peek_template(lv_events *ev, const char *uuid, gboolean *is_template);
 guint64 lv_cache_epoch(lv_events *ev);
 /* Stores a copy, unless something changed since epoch was read. */
 void lv_cache_store(lv_events *ev, const char *uuid, const pk_vm_data *d,
