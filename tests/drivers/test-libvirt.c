@@ -258,6 +258,71 @@ static void test_list_get(void)
 	tl_close(c);
 }
 
+/* States the same by domain statistics and by filtered lists; identity lists read no
+ * configuration but know templates. */
+static int strcmp_p(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *states_summary(pk_conn *c, guint flags)
+{
+	g_autoptr(GError) error = NULL;
+	GPtrArray *list = NULL;
+	g_assert_true(VMO->list(c, flags, &list, NULL, &error));
+	g_assert_no_error(error);
+	GPtrArray *words = g_ptr_array_new_with_free_func(g_free);
+	for (guint i = 0; i < list->len; i++) {
+		pk_vm_data *d = list->pdata[i];
+		g_assert_cmpint(d->identity_only, ==, (flags & PK_LIST_IDENTITY_ONLY) != 0);
+		if (d->identity_only) {
+			g_assert_cmpuint(d->disks->len + d->nets->len + d->macs->len + d->ips->len, ==, 0);
+			g_assert_null(d->description);
+		}
+		g_ptr_array_add(words, g_strdup_printf("%s=%s/%d/%s%s", d->id, d->name, (int)d->state,
+		                                       d->power_state, d->is_template ? "/T" : ""));
+	}
+	g_ptr_array_sort(words, strcmp_p);
+	g_ptr_array_add(words, NULL);
+	char *s = g_strjoinv(" ", (char **)words->pdata);
+	g_ptr_array_unref(words);
+	g_ptr_array_unref(list);
+	return s;
+}
+
+static void test_list_paths(void)
+{
+	pk_conn *c = tl_open_node();
+	power_ok(c, TL_GOLD, PK_POWER_START);
+	power_ok(c, TL_GOLD, PK_POWER_SUSPEND);      /* managed save */
+	power_ok(c, TL_RUN1, PK_POWER_PAUSE);
+	g_autofree char *by_stats = states_summary(c, PK_GET_NO_GUEST_INFO);
+	g_assert_nonnull(strstr(by_stats, "=gold/"));
+	g_assert_nonnull(strstr(by_stats, "/saved"));
+	g_assert_nonnull(strstr(by_stats, "/paused"));
+	lv_test_no_domain_stats = TRUE;
+	g_autofree char *by_filters = states_summary(c, PK_GET_NO_GUEST_INFO);
+	lv_test_no_domain_stats = FALSE;
+	g_assert_cmpstr(by_stats, ==, by_filters);
+
+	/* identity: with an empty cache, then from the cache */
+	const char *ids[] = { TL_GOLD, TL_RUN1, TL_BLK };
+	for (gsize i = 0; i < G_N_ELEMENTS(ids); i++)
+		lv_cache_invalidate(lv_conn_of(c)->ev, ids[i]);
+	g_autofree char *id_cold = states_summary(c, PK_LIST_IDENTITY_ONLY | PK_GET_NO_GUEST_INFO);
+	g_autofree char *id_warm = states_summary(c, PK_LIST_IDENTITY_ONLY | PK_GET_NO_GUEST_INFO);
+	g_assert_cmpstr(id_cold, ==, by_stats);
+	g_assert_cmpstr(id_warm, ==, by_stats);
+	power_ok(c, TL_GOLD, PK_POWER_STOP_HARD);
+	power_ok(c, TL_RUN1, PK_POWER_RESUME);
+	set_template(c, TL_GOLD, TRUE);
+	g_autofree char *id_tpl = states_summary(c, PK_LIST_IDENTITY_ONLY);
+	g_assert_nonnull(strstr(id_tpl, "=gold/"));
+	g_assert_nonnull(strstr(id_tpl, "/T"));
+	set_template(c, TL_GOLD, FALSE);
+	tl_close(c);
+}
+
 /* ------------------------------------------------------------------ power ---- */
 
 static void test_power(void)
@@ -877,6 +942,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/libvirt/xml", test_xml);
 	g_test_add_func("/libvirt/open", test_open);
 	g_test_add_func("/libvirt/list-get", test_list_get);
+	g_test_add_func("/libvirt/list-paths", test_list_paths);
 	g_test_add_func("/libvirt/power", test_power);
 	g_test_add_func("/libvirt/edit", test_edit);
 	g_test_add_func("/libvirt/snapshots", test_snapshots);

@@ -310,6 +310,9 @@ typedef struct lv_cached {
 void lv_cached_free(lv_cached *e);
 /* A copy of the entry, or NULL. *epoch: pass it back to lv_cache_store. */
 lv_cached *lv_cache_lookup(lv_events *ev, const char *uuid, guint64 *epoch);
+/* Tests: list states as for a platform without domain statistics (libvirt-domain.c). */
+extern gboolean lv_test_no_domain_stats;
+
 /* Whether the cache holds uuid's configuration; if so, its template flag (no copy). */
 gboolean lv_cache_peek_template(lv_events *ev, const char *uuid, gboolean *is_template);
 guint64 lv_cache_epoch(lv_events *ev);
