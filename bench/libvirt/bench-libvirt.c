@@ -215,7 +215,7 @@ static void bench_list(guint domains, gboolean quick)
 		virDomainFree(d);
 	}
 	guint total = domains + 1;   /* and the stock "test" domain */
-	guint rounds = quick ? 5 : 40;
+	guint rounds = quick ? 5 : 100;
 	PRL_HANDLE srv = connect_to("test:///default", NULL);
 	samples *s_raw = samples_new(), *s_id = samples_new(), *s_full = samples_new();
 	samples *s_cold = samples_new();
@@ -227,7 +227,10 @@ static void bench_list(guint domains, gboolean quick)
 		        r_full);
 		exit(1);
 	}
-	for (guint i = 0; i < rounds; i++) {   /* interleaved, so all see the same machine */
+	/* Interleaved, so all see the same machine; the ratios are taken per round (a slow
+	 * moment of a shared host slows both sides of a round) and their median reported. */
+	samples *q_id = samples_new(), *q_full = samples_new();
+	for (guint i = 0; i < rounds; i++) {
 		gint64 c0 = cpu_us(), t0 = g_get_monotonic_time();
 		raw_list(raw);
 		add(s_raw, t0);
@@ -242,6 +245,11 @@ static void bench_list(guint domains, gboolean quick)
 		prlkit_list(srv, 0);
 		add(s_full, t0);
 		add_cpu(c_full, c0);
+		double raw_us = g_array_index(s_raw->v, double, i);
+		double ratio = g_array_index(s_id->v, double, i) / raw_us;
+		g_array_append_val(q_id->v, ratio);
+		ratio = g_array_index(s_full->v, double, i) / raw_us;
+		g_array_append_val(q_full->v, ratio);
 	}
 	disconnect(srv);
 	/* The first full list of a connection reads every domain's XML (then events keep it). */
@@ -267,9 +275,16 @@ static void bench_list(guint domains, gboolean quick)
 	double id_cpu = report(name, c_id, 1000.0, "ms");
 	g_snprintf(name, sizeof(name), "libvirt_list_%u_prlkit_config_cpu", total);
 	double full_cpu = report(name, c_full, 1000.0, "ms");
-	fprintf(stderr, "bench-libvirt: list of %u domains with states: prlkit/raw = %.2f wall, "
-	        "%.2f CPU (target <= 1.3); with every configuration: %.2f wall, %.2f CPU\n", total,
-	        id_med / raw_med, id_cpu / raw_cpu, full_med / raw_med, full_cpu / raw_cpu);
+	g_snprintf(name, sizeof(name), "libvirt_list_%u_ratio", total);
+	double id_ratio = report(name, q_id, 1.0, "x");
+	g_snprintf(name, sizeof(name), "libvirt_list_%u_config_ratio", total);
+	double full_ratio = report(name, q_full, 1.0, "x");
+	fprintf(stderr, "bench-libvirt: list of %u domains with states: prlkit/raw = %.2f per round "
+	        "(%.2f wall, %.2f CPU of the medians; target <= 1.3); with every configuration: "
+	        "%.2f per round (%.2f wall, %.2f CPU)\n", total, id_ratio, id_med / raw_med,
+	        id_cpu / raw_cpu, full_ratio, full_med / raw_med, full_cpu / raw_cpu);
+	samples_free(q_id);
+	samples_free(q_full);
 	samples_free(s_raw);
 	samples_free(s_id);
 	samples_free(s_full);

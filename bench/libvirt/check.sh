@@ -13,8 +13,10 @@ else
 fi
 sed 's/^/# /' "$out" "$out.err"
 re='^{"name":"libvirt_list_[0-9]*_(raw|prlkit|prlkit_config|prlkit_config_first|raw_cpu|prlkit_cpu|prlkit_config_cpu)","n":[1-9][0-9]*,"median":[0-9.]*,"p99":[0-9.]*,"unit":"ms"}$'
-if [ "$(grep -cE "$re" "$out")" -eq 7 ] && [ "$(wc -l < "$out")" -eq 7 ]; then
-	echo "ok 2 - seven list measurements in the bench format"
+re_x='^{"name":"libvirt_list_[0-9]*_(ratio|config_ratio)","n":[1-9][0-9]*,"median":[0-9.]*,"p99":[0-9.]*,"unit":"x"}$'
+if [ "$(grep -cE "$re" "$out")" -eq 7 ] && [ "$(grep -cE "$re_x" "$out")" -eq 2 ] &&
+   [ "$(wc -l < "$out")" -eq 9 ]; then
+	echo "ok 2 - seven list timings and two ratios in the bench format"
 else
-	echo "not ok 2 - seven list measurements in the bench format"
+	echo "not ok 2 - seven list timings and two ratios in the bench format"
 fi

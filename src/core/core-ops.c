@@ -173,9 +173,7 @@ static gboolean vm_list_step(pk_job *job, gpointer data, GCancellable *cancel, G
 		return FALSE;
 	GPtrArray *vms = pk_vm_from_list(pk_job_get_conn(job), pk_job_get_server(job), list);
 	g_ptr_array_unref(list);
-	pk_result *res = pk_job_get_result(job);
-	for (guint i = 0; i < vms->len; i++)
-		pk_result_add_object(res, vms->pdata[i]);
+	pk_result_take_objects(pk_job_get_result(job), vms);
 	g_ptr_array_unref(vms);
 	return TRUE;
 }

@@ -56,6 +56,19 @@ void pk_result_add_object(pk_result *res, gpointer obj)
 	g_mutex_unlock(&res->lock);
 }
 
+void pk_result_take_objects(pk_result *res, GPtrArray *objs)
+{
+	g_return_if_fail(res != NULL && objs != NULL);
+	g_mutex_lock(&res->lock);
+	for (guint i = 0; i < objs->len; i++) {
+		pk_param p = { objs->pdata[i], NULL };
+		if (p.obj != NULL)
+			g_array_append_val(res->params, p);
+	}
+	g_mutex_unlock(&res->lock);
+	g_free(g_ptr_array_steal(objs, NULL));
+}
+
 void pk_result_add_string(pk_result *res, const char *s)
 {
 	g_return_if_fail(res != NULL);

@@ -11,6 +11,8 @@ G_BEGIN_DECLS
 typedef struct pk_result pk_result;
 pk_result *pk_result_new(void);
 void pk_result_add_object(pk_result *res, gpointer obj);   /* takes a new reference */
+/* Appends every object of objs (emptied: its references move into the result). */
+void pk_result_take_objects(pk_result *res, GPtrArray *objs);
 void pk_result_add_string(pk_result *res, const char *s);  /* copies */
 guint pk_result_count(pk_result *res);
 /* Param i: *obj = a new reference (NULL for a string param) and/or *str = a copy of its

@@ -414,27 +414,37 @@ static gboolean list_states(virConnectPtr conn, dom_listing *l, GError **error)
 	return TRUE;
 }
 
-/* What an identity list needs of a domain: no configuration but the template marker,
- * from the cache when it has the domain (else read once, which fills it). */
-static pk_vm_data *identity_data(lv_conn *lc, const dom_entry *e, GError **error)
+/* What an identity list needs of a domain: no configuration but the template marker
+ * (tpl: 1, 0, or -1 when not cached: then read once, which fills the cache). */
+static pk_vm_data *identity_data(lv_conn *lc, const dom_entry *e, gint8 tpl, GError **error)
 {
-	gboolean tpl = FALSE;
-	if (!lv_cache_peek_template(lc->ev, e->uuid, &tpl)) {
+	if (tpl < 0) {
 		lv_cached *cfg = dom_config(lc, e->dom, e->uuid, error);
 		if (cfg == NULL)
 			return NULL;
-		tpl = cfg->d->is_template;
+		tpl = cfg->d->is_template ? 1 : 0;
 		lv_cached_free(cfg);
 	}
 	pk_vm_data *d = pk_vm_data_new();
 	d->id = g_strdup(e->uuid);
 	d->name = g_strdup(virDomainGetName(e->dom));
-	d->is_template = tpl;
+	d->is_template = tpl > 0;
 	const char *word = NULL;
 	d->state = lv_state_map(e->state, e->reason, e->saved, &word);
 	d->power_state = g_strdup(word);
 	d->identity_only = TRUE;
 	return d;
+}
+
+/* Template flags of every entry from the cache (an identity list). */
+static gint8 *cached_templates(lv_conn *lc, GArray *entries)
+{
+	g_autofree const char **uuids = g_new(const char *, entries->len + 1);
+	for (guint i = 0; i < entries->len; i++)
+		uuids[i] = g_array_index(entries, dom_entry, i).uuid;
+	gint8 *tpl = g_new(gint8, entries->len + 1);
+	lv_cache_peek_templates(lc->ev, uuids, entries->len, tpl);
+	return tpl;
 }
 
 static gboolean vm_list(lv_conn *lc, virConnectPtr conn, guint flags, GPtrArray **out,
@@ -451,12 +461,13 @@ static gboolean vm_list(lv_conn *lc, virConnectPtr conn, guint flags, GPtrArray 
 	if (want_ips && lc->s.ip_source != LV_IP_AGENT)
 		leases = network_leases(conn);
 
+	g_autofree gint8 *tpl = (flags & PK_LIST_IDENTITY_ONLY) ? cached_templates(lc, entries) : NULL;
 	GPtrArray *list = g_ptr_array_new_full(entries->len, (GDestroyNotify)pk_vm_data_free);
 	for (guint i = 0; i < entries->len; i++) {
 		dom_entry *e = &g_array_index(entries, dom_entry, i);
 		GError *local = NULL;
-		if (flags & PK_LIST_IDENTITY_ONLY) {
-			pk_vm_data *d = identity_data(lc, e, &local);
+		if (tpl != NULL) {
+			pk_vm_data *d = identity_data(lc, e, tpl[i], &local);
 			if (d != NULL) {
 				g_ptr_array_add(list, d);
 				continue;

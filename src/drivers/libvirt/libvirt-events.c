@@ -138,14 +138,14 @@ lv_cached *lv_cache_lookup(lv_events *ev, const char *uuid, guint64 *epoch)
 	return copy;
 }
 
-gboolean lv_cache_peek_template(lv_events *ev, const char *uuid, gboolean *is_template)
+void lv_cache_peek_templates(lv_events *ev, const char *const *uuids, guint n, gint8 *tpl)
 {
 	g_mutex_lock(&ev->lock);
-	lv_cached *e = ev->live ? g_hash_table_lookup(ev->cache, uuid) : NULL;
-	if (e != NULL)
-		*is_template = e->d->is_template;
+	for (guint i = 0; i < n; i++) {
+		lv_cached *e = ev->live ? g_hash_table_lookup(ev->cache, uuids[i]) : NULL;
+		tpl[i] = e == NULL ? -1 : e->d->is_template ? 1 : 0;
+	}
 	g_mutex_unlock(&ev->lock);
-	return e != NULL;
 }
 
 guint64 lv_cache_epoch(lv_events *ev)

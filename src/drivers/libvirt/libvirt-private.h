@@ -313,8 +313,9 @@ lv_cached *lv_cache_lookup(lv_events *ev, const char *uuid, guint64 *epoch);
 /* Tests: list states as for a platform without domain statistics (libvirt-domain.c). */
 extern gboolean lv_test_no_domain_stats;
 
-/* Whether the cache holds uuid's configuration; if so, its template flag (no copy). */
-gboolean lv_cache_peek_template(lv_events *ev, const char *uuid, gboolean *is_template);
+/* The template flags of n domains from the cache, under one lock (no copies):
+ * tpl[i] = 1 or 0, or -1 when uuids[i] is not cached. */
+void lv_cache_peek_templates(lv_events *ev, const char *const *uuids, guint n, gint8 *tpl);
 guint64 lv_cache_epoch(lv_events *ev);
 /* Stores a copy, unless something changed since epoch was read. */
 void lv_cache_store(lv_events *ev, const char *uuid, const pk_vm_data *d,
