@@ -286,9 +286,10 @@ out:
 	return status;
 }
 
-/* PrlSrv_GetVmList of a large inventory: the job, and then (walk) what a program does
- * with the result, reading every VM's name. */
-static int bench_vm_list(const struct options *o)
+/* PrlSrv_GetVmListEx of a large inventory: the job, and then (walk) what a program does
+ * with the result, reading every VM's name. flags 0: every VM's configuration;
+ * PGVLF_GET_ONLY_IDENTITY_INFO: ids, names and states only. */
+static int vm_list_run(const struct options *o, PRL_UINT32 flags, const char *label)
 {
 	PRL_HANDLE hServer = PRL_INVALID_HANDLE, hResult, hVm;
 	size_t i, n = o->quick ? 5 : 30;
@@ -316,7 +317,8 @@ static int bench_vm_list(const struct options *o)
 		hResult = PRL_INVALID_HANDLE;
 		nCount = 0;
 		t0 = now_ns();
-		if (PRL_FAILED(wait_job(PrlSrv_GetVmList(hServer), "PrlSrv_GetVmList", &hResult)))
+		if (PRL_FAILED(wait_job(PrlSrv_GetVmListEx(hServer, flags), "PrlSrv_GetVmListEx",
+		                        &hResult)))
 			goto out_logoff;
 		PrlResult_GetParamsCount(hResult, &nCount);
 		t1 = now_ns();
@@ -343,9 +345,9 @@ static int bench_vm_list(const struct options *o)
 		list.v[i - 1] = t1 - t0;
 		walk.v[i - 1] = now_ns() - t0;
 	}
-	snprintf(name, sizeof(name), "vm_list_%u", o->vms);
+	snprintf(name, sizeof(name), "%s_%u", label, o->vms);
 	report(name, &list, 1e6, "ms");
-	snprintf(name, sizeof(name), "vm_list_%u_walk", o->vms);
+	snprintf(name, sizeof(name), "%s_%u_walk", label, o->vms);
 	report(name, &walk, 1e6, "ms");
 	status = 0;
 out_logoff:
@@ -355,6 +357,16 @@ out:
 	free(walk.v);
 	remove_state(dir);
 	return status;
+}
+
+static int bench_vm_list(const struct options *o)
+{
+	return vm_list_run(o, 0, "vm_list");
+}
+
+static int bench_vm_list_identity(const struct options *o)
+{
+	return vm_list_run(o, PGVLF_GET_ONLY_IDENTITY_INFO, "vm_list_identity");
 }
 
 /* A state change of one VM in a large inventory (PrlVm_StartEx, then a hard
@@ -423,6 +435,7 @@ static const struct bench {
 	{ "handle_addref_free", bench_handle_addref_free },
 	{ "job_round_trip", bench_job_round_trip },
 	{ "vm_list", bench_vm_list },
+	{ "vm_list_identity", bench_vm_list_identity },
 	{ "vm_write", bench_vm_write },
 };
 

@@ -56,7 +56,8 @@ else
 fi
 
 missing=
-for name in handle_create_free handle_addref_free job_round_trip vm_list_100 vm_list_100_walk; do
+for name in handle_create_free handle_addref_free job_round_trip vm_list_100 vm_list_100_walk \
+            vm_list_identity_100 vm_list_identity_100_walk; do
 	grep -q "\"name\":\"$name\"" "$tmp/out" || missing="$missing $name"
 done
 if [ -z "$missing" ]; then
