@@ -8,9 +8,12 @@
 # 2. Test domains with real qcow2 disks: prlkit-it-gold (no OS) and prlkit-it-tiny (the
 #    tiny guest: DHCP, qemu guest agent, ACPI power button).
 # 3. prlkit-cpf-check's full RAS workflows through `prlkit-cpf --driver libvirt` on gold.
-# 4. guest-tests.py through prlkit-cpf on real guests: lease and agent IPs, live snapshot,
+# 4. ssh-tests.py: the same libvirtd as a remote host over qemu+ssh://, through a private
+#    sshd on 127.0.0.1 (connect, list, get, power cycle, snapshot, a wrong key, an unknown
+#    host key, libssh with known_hosts=), then prlkit-cpf-check's workflows over that URI.
+# 5. guest-tests.py through prlkit-cpf on real guests: lease and agent IPs, live snapshot,
 #    linked clone, suspend, graceful and forced stop, deletion leaving nothing behind.
-# 5. teardown.sh, always (trap), also after a failure; PRLKIT_LV_KEEP=1 keeps everything.
+# 6. teardown.sh, always (trap), also after a failure; PRLKIT_LV_KEEP=1 keeps everything.
 #
 # Output: TAP ("ok - ..."), then the plan, then "N passed, M failed". Self-contained and
 # idempotent: leftovers of an interrupted run are removed first. Finds the programs in
@@ -24,6 +27,7 @@ pool=${PRLKIT_LV_POOL:-prlkit-it}
 pool_dir=${PRLKIT_LV_POOL_DIR:-/var/lib/prlkit-it/pool}
 guest_dir=${PRLKIT_LV_GUEST_DIR:-/var/lib/prlkit-it/guest}
 net=${PRLKIT_LV_NETWORK:-prlkit-it}
+state=${PRLKIT_LV_STATE:-/run/prlkit-libvirt-it}
 export PRLKIT_LV_POOL=$pool PRLKIT_LV_POOL_DIR=$pool_dir PRLKIT_LV_NETWORK=$net
 
 builddir=
@@ -220,7 +224,30 @@ left=$(v vol-list "$pool" | awk '{ print $1 }' | grep -c '^prlkit-[0-9a-f]\{8\}-
 doms=$(v list --all --name | grep -c . || true)
 echo "# after the workflows: $doms domains, $left driver-made volumes (the template's layers)"
 
-# ---- 4. real guests ---------------------------------------------------------------------
+# ---- 4. the same libvirtd as a remote host, over qemu+ssh:// -----------------------------
+# ssh-tests.py: a private sshd on 127.0.0.1 (stopped and removed by itself, or by
+# teardown.sh after an interruption); connect, list, get, power cycle and snapshot on gold,
+# a wrong key and an unknown host key, then prlkit-cpf-check's workflows over the URI.
+if command -v python3 > /dev/null; then
+	before=$failed
+	relay "ssh: " < <(timeout 900 python3 "$here/ssh-tests.py" --cpf "$builddir/prlkit-cpf" \
+		--cpf-check "$builddir/prlkit-cpf-check" --gold "$gold" --gold-name prlkit-it-gold \
+		--pool "$pool" --state "$state" --log "$work/ssh-tests-provider.log" 2>&1
+		echo $? > "$work/ssh-tests.status")
+	# A crash or a timeout ends its TAP early without a "not ok": count it.
+	status=$(cat "$work/ssh-tests.status" 2> /dev/null || echo missing)
+	if [ "$status" != 0 ] && [ "$failed" -eq "$before" ]; then
+		tap not-ok "ssh: ssh-tests.py ended with status $status"
+	fi
+	if [ "$failed" -gt "$before" ]; then
+		echo "# provider log:"
+		show "$work/ssh-tests-provider.log" 40
+	fi
+else
+	tap not-ok "python3 is needed for the qemu+ssh:// tests"
+fi
+
+# ---- 5. real guests ---------------------------------------------------------------------
 if command -v python3 > /dev/null; then
 	before=$failed
 	relay "" < <(timeout 900 python3 "$here/guest-tests.py" --cpf "$builddir/prlkit-cpf" \

@@ -25,8 +25,10 @@ fi
 mkdir -p "$state"
 
 # 1. Packages (about 45 s the first time).
+# openssh-server, openssh-client: the private sshd of ssh-tests.py and the ssh client libvirt
+# runs for qemu+ssh:// (the package's own sshd and its configuration are not used).
 pkgs="libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
-qemu-utils tini dnsmasq-base cpio"
+qemu-utils tini dnsmasq-base cpio openssh-server openssh-client"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
