@@ -539,15 +539,16 @@ static void deliver_vm_event(pk_server *srv, pk_vm *vm, const char *vm_id, PRL_E
 	pk_object_unref(ev);
 }
 
-void pk_conn_emit_vm_state(pk_conn *c, const char *vm_id, VIRTUAL_MACHINE_STATE state)
+/* Records state as vm_id's and reports it if it changed. prev_unknown: the state it changes
+ * from when none was reported yet (it picks the specific event). */
+static void emit_state(pk_conn *c, const char *vm_id, VIRTUAL_MACHINE_STATE state,
+                       VIRTUAL_MACHINE_STATE prev_unknown)
 {
-	if (c == NULL || vm_id == NULL || *vm_id == '\0')
-		return;
 	g_mutex_lock(&c->lock);
 	gpointer prev_p = NULL;
 	gboolean known = g_hash_table_lookup_extended(c->states, vm_id, NULL, &prev_p);
 	VIRTUAL_MACHINE_STATE prev = known ? (VIRTUAL_MACHINE_STATE)GPOINTER_TO_INT(prev_p)
-	                                   : VMS_UNKNOWN;
+	                                   : prev_unknown;
 	gboolean changed = c->state == CONN_OPEN && (!known || prev != state);
 	if (changed)
 		g_hash_table_replace(c->states, g_strdup(vm_id), GINT_TO_POINTER((gint)state));
@@ -571,6 +572,13 @@ void pk_conn_emit_vm_state(pk_conn *c, const char *vm_id, VIRTUAL_MACHINE_STATE 
 	pk_object_unref_ptr(srv);
 }
 
+void pk_conn_emit_vm_state(pk_conn *c, const char *vm_id, VIRTUAL_MACHINE_STATE state)
+{
+	if (c == NULL || vm_id == NULL || *vm_id == '\0')
+		return;
+	emit_state(c, vm_id, state, VMS_UNKNOWN);
+}
+
 void pk_conn_emit_vm_event(pk_conn *c, const char *vm_id, PRL_EVENT_TYPE type)
 {
 	if (c == NULL || vm_id == NULL || *vm_id == '\0')
@@ -583,4 +591,112 @@ void pk_conn_emit_vm_event(pk_conn *c, const char *vm_id, PRL_EVENT_TYPE type)
 		deliver_vm_event(srv, vm, vm_id, type, FALSE, VMS_UNKNOWN);
 	pk_object_unref_ptr(vm);
 	pk_object_unref_ptr(srv);
+}
+
+/* What the connection knows of a VM id: the last state it reported, its live VM. */
+typedef struct {
+	gboolean reported;
+	VIRTUAL_MACHINE_STATE state;    /* reported: the last state reported */
+	pk_vm *vm;                      /* a reference, or NULL */
+} known_vm;
+
+static void known_vm_free(gpointer p)
+{
+	known_vm *k = p;
+	pk_object_unref_ptr(k->vm);
+	g_free(k);
+}
+
+static known_vm *known_vm_at(GHashTable *known, const char *id)
+{
+	known_vm *k = g_hash_table_lookup(known, id);
+	if (k == NULL) {
+		k = g_new0(known_vm, 1);
+		g_hash_table_insert(known, g_strdup(id), k);
+	}
+	return k;
+}
+
+static gint compare_ids(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void pk_conn_resync_vm_states(pk_conn *c, GHashTable *current, GHashTable *before)
+{
+	if (c == NULL || current == NULL)
+		return;
+	GHashTable *known = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, known_vm_free);
+	GHashTableIter it;
+	gpointer key, value;
+	g_mutex_lock(&c->lock);
+	g_hash_table_iter_init(&it, c->states);
+	while (g_hash_table_iter_next(&it, &key, &value)) {
+		known_vm *k = known_vm_at(known, key);
+		k->reported = TRUE;
+		k->state = (VIRTUAL_MACHINE_STATE)GPOINTER_TO_INT(value);
+	}
+	g_hash_table_iter_init(&it, c->vms);
+	while (g_hash_table_iter_next(&it, &key, &value)) {
+		pk_vm *vm = pk_object_try_ref(value);   /* NULL: being disposed */
+		if (vm != NULL)
+			known_vm_at(known, key)->vm = vm;
+	}
+	g_mutex_unlock(&c->lock);
+
+	/* Every id concerned, once each, in a stable order. */
+	GHashTable *all = g_hash_table_new(g_str_hash, g_str_equal);
+	GPtrArray *ids = g_ptr_array_new();
+	GHashTable *sources[] = { known, before, before != NULL ? current : NULL };
+	for (gsize s = 0; s < G_N_ELEMENTS(sources); s++) {
+		if (sources[s] == NULL)
+			continue;
+		g_hash_table_iter_init(&it, sources[s]);
+		while (g_hash_table_iter_next(&it, &key, NULL))
+			if (g_hash_table_add(all, key))
+				g_ptr_array_add(ids, key);
+	}
+	g_ptr_array_sort(ids, compare_ids);
+
+	for (guint i = 0; i < ids->len; i++) {
+		const char *id = ids->pdata[i];
+		known_vm *k = g_hash_table_lookup(known, id);
+		gpointer now_p = NULL, then_p = NULL;
+		gboolean there = g_hash_table_lookup_extended(current, id, NULL, &now_p);
+		VIRTUAL_MACHINE_STATE now = (VIRTUAL_MACHINE_STATE)GPOINTER_TO_INT(now_p);
+		/* Whether it existed when events stopped: the driver's word, else what we know. */
+		gboolean was = before != NULL
+		             ? g_hash_table_lookup_extended(before, id, NULL, &then_p) : k != NULL;
+		VIRTUAL_MACHINE_STATE then = (VIRTUAL_MACHINE_STATE)GPOINTER_TO_INT(then_p);
+		if (!there) {
+			/* Known here but not in `before`: its deletion was reported when it
+			 * happened. */
+			if (was)
+				pk_conn_emit_vm_event(c, id, PET_DSP_EVT_VM_DELETED);
+			if (k != NULL) {
+				/* As after a delete: a VM later created with that id is a new object. */
+				if (k->vm != NULL)
+					pk_conn_forget_vm(c, k->vm);
+				pk_conn_drop_vm_state(c, id);
+			}
+		} else if (!was) {
+			/* New (only the driver can tell: before != NULL); a state reported for a VM
+			 * of that id that went away is no base to compare with. */
+			pk_conn_drop_vm_state(c, id);
+			pk_conn_emit_vm_event(c, id, PET_DSP_EVT_VM_ADDED);
+			emit_state(c, id, now, VMS_UNKNOWN);
+		} else {
+			/* The state to compare with: what handlers were told, else what the driver
+			 * knew, else what the VM's object holds (from a list or get), else none. */
+			VIRTUAL_MACHINE_STATE prev = k != NULL && k->reported ? k->state
+			                           : then != VMS_UNKNOWN ? then
+			                           : k != NULL && k->vm != NULL ? pk_vm_get_state(k->vm)
+			                           : now;
+			if (prev != now)
+				emit_state(c, id, now, prev);
+		}
+	}
+	g_ptr_array_unref(ids);
+	g_hash_table_unref(all);
+	g_hash_table_unref(known);
 }

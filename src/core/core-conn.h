@@ -68,6 +68,23 @@ void pk_conn_forget_vm(pk_conn *c, pk_vm *vm);
 /* Forget what the connection knows about a VM id (after a delete). */
 void pk_conn_drop_vm_state(pk_conn *c, const char *vm_id);
 
+/* For a driver that missed platform events (it lost its connection and got a new one):
+ * report what changed meanwhile, as the events would have (any thread; no lock held).
+ * current: every VM there is now, id → VIRTUAL_MACHINE_STATE (GINT_TO_POINTER). before:
+ * every VM there was when events stopped, id → its state then (VMS_UNKNOWN: not known), if
+ * the driver knows (kept up to date by its own events); else NULL.
+ * - A VM there before and now whose state differs from the one the connection reported
+ *   (else from `before`'s, else from its VM object's): the state change, as
+ *   pk_conn_emit_vm_state reports it (the object's cached state follows).
+ * - A VM gone: PET_DSP_EVT_VM_DELETED; its reported state and its object are forgotten.
+ *   With `before`, a VM known here but not in `before` is forgotten quietly (the driver
+ *   reported its deletion when it happened).
+ * - With `before`, a VM in current only: PET_DSP_EVT_VM_ADDED and its state. Without it, a
+ *   VM the connection never reported a state for nor holds an object of gets nothing (a
+ *   new VM cannot be told from one nobody asked about).
+ * In the order of the ids. */
+void pk_conn_resync_vm_states(pk_conn *c, GHashTable *current, GHashTable *before);
+
 /* Features the driver has with this connection's settings. */
 guint64 pk_driver_features_for(const pk_driver *drv, GHashTable *settings);
 

@@ -5,6 +5,10 @@
  * same connection works again, domain events flow again, and the configuration cache does
  * not serve what it held before the restart. One warning is logged for the outage.
  *
+ * What changed while it was down is reported as events after the reconnect: a restart
+ * brings the test hypervisor back to its default domains, undoing a pause, removing domains
+ * defined since and bringing back one undefined.
+ *
  * Skips when libvirtd is not installed (or, as root, when there is no `nobody` user or no
  * setpriv to run the daemon as one: a root libvirtd would take over the system's paths). */
 #include "config.h"
@@ -39,6 +43,8 @@ static struct {
 
 static char *why_skip(void)
 {
+	g_clear_pointer(&lvd.libvirtd, g_free);   /* a previous test's */
+	g_clear_pointer(&lvd.setpriv, g_free);
 	lvd.libvirtd = g_find_program_in_path("libvirtd");
 	if (lvd.libvirtd == NULL && g_file_test("/usr/sbin/libvirtd", G_FILE_TEST_IS_EXECUTABLE))
 		lvd.libvirtd = g_strdup("/usr/sbin/libvirtd");
@@ -69,6 +75,8 @@ static char *lvd_path(const char *name)
 static void lvd_setup(void)
 {
 	g_autoptr(GError) error = NULL;
+	g_clear_pointer(&lvd.dir, g_free);   /* a previous test's */
+	g_clear_pointer(&lvd.uri, g_free);
 	lvd.dir = g_dir_make_tmp("prlkit-lvd-XXXXXX", &error);   /* short: a socket path */
 	g_assert_no_error(error);
 	g_assert_cmpint(g_chmod(lvd.dir, 0755), ==, 0);
@@ -456,6 +464,234 @@ static void test_restart(void)
 	g_assert_cmpuint(n, ==, 0);
 }
 
+/* ------------------------------------------------ changes while disconnected ---- */
+
+/* Every platform event a server handler got: "<issuer> <event>" in order. */
+typedef struct {
+	char *id;
+	PRL_EVENT_TYPE type;
+	PRL_INT32 state;                   /* PET_DSP_EVT_VM_STATE_CHANGED */
+} seen_event;
+
+static struct {
+	GMutex lock;
+	GCond more;
+	GArray *list;                      /* lock: seen_event */
+} seen;
+
+static PRL_RESULT on_any_event(PRL_HANDLE h, PRL_VOID_PTR data)
+{
+	PRL_HANDLE_TYPE type = PHT_ERROR;
+	seen_event e = { NULL, PET_VM_INF_UNINITIALIZED_EVENT_CODE, VMS_UNKNOWN };
+	PrlHandle_GetType(h, &type);
+	if (type == PHT_EVENT && PRL_SUCCEEDED(PrlEvent_GetType(h, &e.type))) {
+		char id[64] = "";
+		PRL_UINT32 len = sizeof(id);
+		PRL_HANDLE p = PRL_INVALID_HANDLE;
+		PrlEvent_GetIssuerId(h, id, &len);
+		if (PRL_SUCCEEDED(PrlEvent_GetParamByName(h, EVT_PARAM_VMINFO_VM_STATE, &p))) {
+			PrlEvtPrm_ToInt32(p, &e.state);
+			PrlHandle_Free(p);
+		}
+		e.id = g_strdup(id);
+		g_mutex_lock(&seen.lock);
+		g_array_append_val(seen.list, e);
+		g_cond_broadcast(&seen.more);
+		g_mutex_unlock(&seen.lock);
+	}
+	PrlHandle_Free(h);
+	return PRL_ERR_SUCCESS;
+}
+
+static const char *event_word(const seen_event *e)
+{
+	switch (e->type) {
+	case PET_DSP_EVT_VM_STATE_CHANGED:
+		return e->state == VMS_RUNNING ? "changed(running)"
+		     : e->state == VMS_STOPPED ? "changed(stopped)"
+		     : e->state == VMS_PAUSED ? "changed(paused)" : "changed(other)";
+	case PET_DSP_EVT_VM_STARTED: return "started";
+	case PET_DSP_EVT_VM_STOPPED: return "stopped";
+	case PET_DSP_EVT_VM_PAUSED: return "paused";
+	case PET_DSP_EVT_VM_CONTINUED: return "continued";
+	case PET_DSP_EVT_VM_ADDED: return "added";
+	case PET_DSP_EVT_VM_DELETED: return "deleted";
+	default: return "other";
+	}
+}
+
+static guint seen_count(void)
+{
+	g_mutex_lock(&seen.lock);
+	guint n = seen.list->len;
+	g_mutex_unlock(&seen.lock);
+	return n;
+}
+
+/* The events of VM id from index `from` on, as "changed(running), continued". Caller holds
+ * the lock. */
+static char *events_of_locked(const char *id, guint from)
+{
+	GString *s = g_string_new(NULL);
+	for (guint i = from; i < seen.list->len; i++) {
+		const seen_event *e = &g_array_index(seen.list, seen_event, i);
+		if (strcmp(e->id, id) == 0)
+			g_string_append_printf(s, "%s%s", s->len > 0 ? ", " : "", event_word(e));
+	}
+	return g_string_free(s, FALSE);
+}
+
+/* Waits (bounded) until VM id's events from `from` on are `want`; returns what they are. */
+static char *await_events(const char *id, guint from, const char *want, int seconds)
+{
+	gint64 until = g_get_monotonic_time() + seconds * G_TIME_SPAN_SECOND;
+	g_mutex_lock(&seen.lock);
+	char *have = events_of_locked(id, from);
+	while (strcmp(have, want) != 0 && g_cond_wait_until(&seen.more, &seen.lock, until)) {
+		g_free(have);
+		have = events_of_locked(id, from);
+	}
+	g_mutex_unlock(&seen.lock);
+	return have;
+}
+
+static char *uuid_of(virDomainPtr dom)
+{
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	g_assert_cmpint(virDomainGetUUIDString(dom, uuid), ==, 0);
+	return g_strdup(uuid);
+}
+
+static virDomainPtr define_domain(virConnectPtr raw, const char *name)
+{
+	g_autofree char *xml = g_strdup_printf("<domain type='test'><name>%s</name>"
+	                                       "<memory unit='KiB'>8192</memory>"
+	                                       "<os><type>hvm</type></os></domain>", name);
+	virDomainPtr dom = virDomainDefineXML(raw, xml);
+	g_assert_nonnull(dom);
+	return dom;
+}
+
+static void restart_daemon(virConnectPtr *raw)
+{
+	virConnectClose(*raw);
+	lvd_kill();
+	*raw = lvd_start();
+}
+
+static void test_changes_while_down(void)
+{
+	g_autofree char *skip = why_skip();
+	if (skip != NULL) {
+		g_test_skip(skip);
+		return;
+	}
+	lvd_setup();
+	virConnectPtr raw = lvd_start();
+	virDomainPtr test = virDomainLookupByName(raw, "test");
+	g_assert_nonnull(test);
+	g_autofree char *test_id = uuid_of(test);
+
+	PRL_HANDLE srv = PRL_INVALID_HANDLE;
+	g_assert_cmpint(PrlSrv_Create(&srv), ==, PRL_ERR_SUCCESS);
+	wait_free(PrlSrv_Connect(srv, lvd.uri, NULL, 0));
+	g_assert_cmpint(PrlSrv_RegEventHandler(srv, on_any_event, NULL), ==, PRL_ERR_SUCCESS);
+
+	/* Events flow (the watcher starts on its own thread): a domain defined behind prlkit's
+	 * back is reported, repeatedly until the watcher runs. */
+	g_autofree char *gone_id = NULL;
+	gboolean flowing = FALSE;
+	for (int i = 0; i < 30 && !flowing; i++) {
+		guint from = seen_count();
+		virDomainPtr gone = define_domain(raw, "prlkit-gone");
+		g_free(gone_id);
+		gone_id = uuid_of(gone);
+		g_autofree char *got = await_events(gone_id, from, "added, changed(stopped), stopped",
+		                                    1);
+		flowing = strcmp(got, "added, changed(stopped), stopped") == 0;
+		if (!flowing)
+			g_assert_cmpint(virDomainUndefine(gone), ==, 0);
+		virDomainFree(gone);
+	}
+	g_assert_true(flowing);
+	guint from = seen_count();
+	g_assert_cmpint(virDomainSuspend(test), ==, 0);
+	g_autofree char *paused = await_events(test_id, from, "changed(paused), paused", 15);
+	g_assert_cmpstr(paused, ==, "changed(paused), paused");
+	/* The test's VM object, from a list: its cached state follows the reports. */
+	PRL_HANDLE vm = PRL_INVALID_HANDLE;
+	g_autofree char *message = NULL;
+	g_assert_true(list_find(srv, test_id, &vm, &message));
+	g_assert_true(vm != PRL_INVALID_HANDLE);
+	virDomainFree(test);
+
+	/* Restart 1, no request from prlkit: its watcher reconnects. The restart undid the
+	 * pause and removed prlkit-gone. */
+	from = seen_count();
+	restart_daemon(&raw);
+	g_autofree char *test_after = await_events(test_id, from, "changed(running), continued", 30);
+	g_assert_cmpstr(test_after, ==, "changed(running), continued");
+	g_autofree char *gone_after = await_events(gone_id, from, "deleted", 15);
+	g_assert_cmpstr(gone_after, ==, "deleted");
+	PRL_HANDLE info = PRL_INVALID_HANDLE;
+	VIRTUAL_MACHINE_STATE st = VMS_UNKNOWN;
+	g_assert_cmpint(PrlVmCfg_GetVmInfo(vm, &info), ==, PRL_ERR_SUCCESS);
+	g_assert_cmpint(PrlVmInfo_GetState(info, &st), ==, PRL_ERR_SUCCESS);
+	g_assert_cmpint(st, ==, VMS_RUNNING);
+	PrlHandle_Free(info);
+	PrlHandle_Free(vm);
+	/* Nothing else: a request's job comes after whatever the resync reported. */
+	wait_free(PrlSrv_GetSrvConfig(srv));
+	g_assert_cmpuint(seen_count(), ==, from + 3);
+
+	/* Restart 2, a request reconnects (or the watcher, should it be first): "test" was
+	 * undefined and comes back, prlkit-other was defined and goes. */
+	test = virDomainLookupByName(raw, "test");
+	g_assert_nonnull(test);
+	g_assert_cmpint(virDomainDestroy(test), ==, 0);
+	g_assert_cmpint(virDomainUndefine(test), ==, 0);
+	virDomainFree(test);
+	virDomainPtr other = define_domain(raw, "prlkit-other");
+	g_autofree char *other_id = uuid_of(other);
+	virDomainFree(other);
+	g_autofree char *before = await_events(other_id, from, "added, changed(stopped), stopped",
+	                                       15);
+	g_assert_cmpstr(before, ==, "added, changed(stopped), stopped");
+	g_autofree char *undefined = await_events(test_id, from + 3,
+	                                          "changed(stopped), stopped, deleted", 15);
+	g_assert_cmpstr(undefined, ==, "changed(stopped), stopped, deleted");
+	from = seen_count();
+	restart_daemon(&raw);
+	gboolean back = FALSE;
+	for (int i = 0; i < 100 && !back; i++) {
+		PRL_HANDLE none = PRL_INVALID_HANDLE;
+		g_clear_pointer(&message, g_free);
+		back = list_find(srv, other_id, &none, &message);
+		g_assert_true(none == PRL_INVALID_HANDLE);
+		if (!back)
+			g_usleep(100 * 1000);
+	}
+	g_assert_true(back);
+	g_autofree char *test_back = await_events(test_id, from, "added, changed(running), started",
+	                                          15);
+	g_assert_cmpstr(test_back, ==, "added, changed(running), started");
+	g_autofree char *other_gone = await_events(other_id, from, "deleted", 15);
+	g_assert_cmpstr(other_gone, ==, "deleted");
+	wait_free(PrlSrv_GetSrvConfig(srv));
+	g_assert_cmpuint(seen_count(), ==, from + 4);
+
+	g_assert_cmpint(PrlSrv_UnregEventHandler(srv, on_any_event, NULL), ==, PRL_ERR_SUCCESS);
+	wait_free(PrlSrv_Logoff(srv));
+	PrlHandle_Free(srv);
+	virConnectClose(raw);
+	lvd_kill();
+	rm_tree(lvd.dir);
+
+	PRL_UINT32 n = 1;
+	g_assert_cmpint(PrlDbg_GetHandlesNum(&n, PHT_ERROR), ==, PRL_ERR_SUCCESS);
+	g_assert_cmpuint(n, ==, 0);
+}
+
 int main(int argc, char **argv)
 {
 	g_assert_cmpint(PrlApi_InitEx(PARALLELS_API_VER, PAM_SERVER, 0, 0), ==, PRL_ERR_SUCCESS);
@@ -463,10 +699,21 @@ int main(int argc, char **argv)
 	g_log_set_writer_func(writer, NULL, NULL);
 	g_mutex_init(&ev.lock);
 	g_cond_init(&ev.changed);
+	g_mutex_init(&seen.lock);
+	g_cond_init(&seen.more);
+	seen.list = g_array_new(FALSE, TRUE, sizeof(seen_event));
 	g_test_add_func("/libvirt-reconnect/restart", test_restart);
+	g_test_add_func("/libvirt-reconnect/changes-while-down", test_changes_while_down);
 	int rc = g_test_run();
 	if (lvd.pid != 0)
 		kill(lvd.pid, SIGKILL);
 	PrlApi_Deinit();
+	for (guint i = 0; i < seen.list->len; i++)
+		g_free(g_array_index(seen.list, seen_event, i).id);
+	g_array_unref(seen.list);
+	g_free(lvd.dir);
+	g_free(lvd.uri);
+	g_free(lvd.libvirtd);
+	g_free(lvd.setpriv);
 	return rc;
 }

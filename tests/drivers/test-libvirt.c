@@ -119,6 +119,37 @@ static void set_template(pk_conn *c, const char *id, gboolean on)
 
 /* ------------------------------------------------------------------- open ---- */
 
+static char *uri_for_libvirt(const char *prlkit_uri)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GUri) u = g_uri_parse(prlkit_uri, G_URI_FLAGS_ENCODED_QUERY, &error);
+	g_assert_no_error(error);
+	char *out = NULL;
+	g_assert_true(lv_uri_from(u, &out, &error));
+	g_assert_no_error(error);
+	return out;
+}
+
+static void test_uri(void)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "qemu:///system", "qemu:///system" },
+		{ "test:///default?storage_pool=p", "test:///default" },
+		{ "libvirt+qemu+ssh://root@kvm1/system?storage_pool=p&keyfile=/k",
+		  "qemu+ssh://root@kvm1/system?keyfile=/k&no_tty=1" },
+		{ "qemu+ssh://kvm1:2222/system", "qemu+ssh://kvm1:2222/system?no_tty=1" },
+		{ "qemu+ssh://kvm1/system?no_tty=0", "qemu+ssh://kvm1/system?no_tty=0" },
+		{ "qemu+libssh://kvm1/system?known_hosts=/h", "qemu+libssh://kvm1/system?known_hosts=/h" },
+		{ "qemu+tls://kvm1/system", "qemu+tls://kvm1/system" },
+	};
+	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree char *got = uri_for_libvirt(cases[i].in);
+		g_assert_cmpstr(got, ==, cases[i].out);
+	}
+	g_autofree char *none = uri_for_libvirt("libvirt:");
+	g_assert_null(none);
+}
+
 static void test_open(void)
 {
 	g_autofree char *uri = tl_node_uri();
@@ -940,6 +971,7 @@ int main(int argc, char **argv)
 	pk_log_init();   /* before any thread, as PrlApi_InitEx does */
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/libvirt/xml", test_xml);
+	g_test_add_func("/libvirt/uri", test_uri);
 	g_test_add_func("/libvirt/open", test_open);
 	g_test_add_func("/libvirt/list-get", test_list_get);
 	g_test_add_func("/libvirt/list-paths", test_list_paths);

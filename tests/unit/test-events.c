@@ -1,9 +1,12 @@
 /* Event handlers: finished jobs (PHT_JOB) and platform events (PHT_EVENT) reach server and
- * VM handlers, in order, on one event thread; unregistering stops delivery. */
+ * VM handlers, in order, on one event thread; unregistering stops delivery. A driver that
+ * missed events has what changed meanwhile reported (pk_conn_resync_vm_states). */
 #include "config.h"
 
 #include <string.h>
 #include "rt-test.h"
+#include "core-conn.h"
+#include "core-server.h"
 
 static char *dir;
 
@@ -340,6 +343,174 @@ static void test_handler_frees_server(void)
 	g_assert_cmpuint(fake_open_count(), ==, 0);   /* its connection was closed */
 }
 
+/* ------------------------------------------------ resync after missed events ---- */
+
+static pk_conn *conn_of(PRL_HANDLE srv)
+{
+	pk_server *s = NULL;
+	g_assert_cmpint(pk_handle_get(srv, PHT_SERVER, (gpointer *)&s), ==, PRL_ERR_SUCCESS);
+	pk_conn *c = pk_server_ref_conn(s);
+	pk_object_unref(s);
+	g_assert_nonnull(c);
+	return c;
+}
+
+/* id → state from "id", state, ..., NULL. */
+static GHashTable *vm_states(const char *id, ...)
+{
+	GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	va_list ap;
+	va_start(ap, id);
+	for (const char *k = id; k != NULL; k = va_arg(ap, const char *))
+		g_hash_table_insert(t, g_strdup(k), GINT_TO_POINTER(va_arg(ap, int)));
+	va_end(ap);
+	return t;
+}
+
+static const char *event_word(PRL_EVENT_TYPE t)
+{
+	switch (t) {
+	case PET_DSP_EVT_VM_STATE_CHANGED: return "changed";
+	case PET_DSP_EVT_VM_STARTED: return "started";
+	case PET_DSP_EVT_VM_STOPPED: return "stopped";
+	case PET_DSP_EVT_VM_PAUSED: return "paused";
+	case PET_DSP_EVT_VM_CONTINUED: return "continued";
+	case PET_DSP_EVT_VM_SUSPENDED: return "suspended";
+	case PET_DSP_EVT_VM_ADDED: return "added";
+	case PET_DSP_EVT_VM_DELETED: return "deleted";
+	default: return "other";
+	}
+}
+
+static const char *state_word(PRL_INT32 st)
+{
+	switch (st) {
+	case VMS_RUNNING: return "running";
+	case VMS_STOPPED: return "stopped";
+	case VMS_PAUSED: return "paused";
+	case VMS_SUSPENDED: return "suspended";
+	default: return "other";
+	}
+}
+
+/* Every event the handler got since record `from` up to a job that finished after the
+ * resync (the barrier: deliveries keep their order), as "vm-1 changed(paused), vm-1
+ * paused"; *from moves past the barrier. */
+static char *events_since(recorder *r, PRL_HANDLE srv, guint *from)
+{
+	PRL_HANDLE job = PrlSrv_GetSrvConfig(srv);
+	g_assert_cmpint(PrlJob_Wait(job, 20000), ==, PRL_ERR_SUCCESS);
+	wait_until(r, has_job, job);
+	GString *s = g_string_new(NULL);
+	g_mutex_lock(&r->lock);
+	guint i = *from;
+	for (; rec_at(r, i)->handle != job; i++) {
+		record *rec = rec_at(r, i);
+		g_assert_cmpint(rec->type, ==, PHT_EVENT);
+		g_string_append_printf(s, "%s%s %s", s->len > 0 ? ", " : "", rec->issuer,
+		                       event_word(rec->event));
+		if (rec->event == PET_DSP_EVT_VM_STATE_CHANGED)
+			g_string_append_printf(s, "(%s)", state_word(rec->state));
+	}
+	*from = i + 1;
+	g_mutex_unlock(&r->lock);
+	PrlHandle_Free(job);
+	return g_string_free(s, FALSE);
+}
+
+static VIRTUAL_MACHINE_STATE cached_state(PRL_HANDLE vm)
+{
+	PRL_HANDLE info = PRL_INVALID_HANDLE;
+	VIRTUAL_MACHINE_STATE st = VMS_UNKNOWN;
+	g_assert_cmpint(PrlVmCfg_GetVmInfo(vm, &info), ==, PRL_ERR_SUCCESS);
+	g_assert_cmpint(PrlVmInfo_GetState(info, &st), ==, PRL_ERR_SUCCESS);
+	PrlHandle_Free(info);
+	return st;
+}
+
+static void test_resync(void)
+{
+	rt_init();
+	fake_reset(4);
+	recorder r;
+	recorder_init(&r);
+	PRL_HANDLE srv = rt_connect_fake(dir, NULL);
+	PRL_HANDLE vm0 = rt_vm(srv, "vm-0");   /* an object, stopped; no state reported */
+	g_assert_cmpint(PrlSrv_RegEventHandler(srv, record_handler, &r), ==, PRL_ERR_SUCCESS);
+	fake_emit_state("vm-1", VMS_RUNNING);
+	fake_emit_state("vm-2", VMS_PAUSED);
+	fake_emit_state("vm-3", VMS_STOPPED);
+	wait_until(&r, has_count, GUINT_TO_POINTER(6));
+	guint from = 6;
+	pk_conn *c = conn_of(srv);
+
+	/* Without the driver's list of VMs before: what the connection knows is compared;
+	 * vm-9, never seen, gets nothing; vm-3 is gone. */
+	GHashTable *now = vm_states("vm-0", VMS_RUNNING, "vm-1", VMS_PAUSED, "vm-2", VMS_PAUSED,
+	                            "vm-9", VMS_RUNNING, NULL);
+	pk_conn_resync_vm_states(c, now, NULL);
+	g_autofree char *a = events_since(&r, srv, &from);
+	g_assert_cmpstr(a, ==, "vm-0 changed(running), vm-0 started, "
+	                       "vm-1 changed(paused), vm-1 paused, vm-3 deleted");
+	g_mutex_lock(&r.lock);
+	g_assert_true(rec_at(&r, 6)->vm == vm0);
+	g_mutex_unlock(&r.lock);
+	g_assert_cmpint(cached_state(vm0), ==, VMS_RUNNING);
+	/* Nothing changed since: nothing reported (vm-3's state was forgotten). */
+	pk_conn_resync_vm_states(c, now, NULL);
+	g_autofree char *b = events_since(&r, srv, &from);
+	g_assert_cmpstr(b, ==, "");
+	g_hash_table_unref(now);
+
+	/* vm-3 is new again; then a resync with the driver's account of the VMs before: new
+	 * VMs are added, gone ones deleted (vm-5 too, never reported); vm-6, never reported,
+	 * changed since the driver saw it; vm-8's state then is not known; vm-0's reported
+	 * state is what handlers know (the driver's differs); vm-3, gone before the events
+	 * stopped (its deletion was reported then), is forgotten quietly. */
+	fake_emit_state("vm-3", VMS_STOPPED);   /* by the watch thread: wait for it */
+	wait_until(&r, has_count, GUINT_TO_POINTER(from + 2));
+	g_autofree char *c3 = events_since(&r, srv, &from);
+	g_assert_cmpstr(c3, ==, "vm-3 changed(stopped), vm-3 stopped");
+	GHashTable *before = vm_states("vm-0", VMS_STOPPED, "vm-1", VMS_PAUSED, "vm-2", VMS_PAUSED,
+	                               "vm-5", VMS_STOPPED, "vm-6", VMS_STOPPED, "vm-8", VMS_UNKNOWN,
+	                               NULL);
+	now = vm_states("vm-0", VMS_RUNNING, "vm-1", VMS_RUNNING, "vm-6", VMS_RUNNING,
+	                "vm-7", VMS_SUSPENDED, "vm-8", VMS_RUNNING, "vm-9", VMS_RUNNING, NULL);
+	pk_conn_resync_vm_states(c, now, before);
+	g_autofree char *d = events_since(&r, srv, &from);
+	g_assert_cmpstr(d, ==, "vm-1 changed(running), vm-1 continued, vm-2 deleted, "
+	                       "vm-5 deleted, vm-6 changed(running), vm-6 started, "
+	                       "vm-7 added, vm-7 changed(suspended), vm-7 suspended, "
+	                       "vm-9 added, vm-9 changed(running), vm-9 started");
+	pk_conn_resync_vm_states(c, now, NULL);   /* vm-3 is not known any more */
+	g_autofree char *e = events_since(&r, srv, &from);
+	g_assert_cmpstr(e, ==, "");
+	g_hash_table_unref(now);
+	g_hash_table_unref(before);
+
+	/* A deleted VM's object is forgotten: a VM later made with its id is a new one. */
+	now = vm_states("vm-1", VMS_RUNNING, "vm-6", VMS_RUNNING, "vm-7", VMS_SUSPENDED,
+	                "vm-9", VMS_RUNNING, NULL);
+	pk_conn_resync_vm_states(c, now, NULL);
+	g_autofree char *f = events_since(&r, srv, &from);
+	g_assert_cmpstr(f, ==, "vm-0 deleted");
+	g_mutex_lock(&r.lock);
+	g_assert_true(rec_at(&r, from - 2)->vm == vm0);
+	g_mutex_unlock(&r.lock);
+	g_assert_null(pk_conn_lookup_vm(c, "vm-0"));
+
+	pk_conn_resync_vm_states(NULL, now, NULL);
+	pk_conn_resync_vm_states(c, NULL, NULL);
+	g_assert_cmpint(PrlSrv_UnregEventHandler(srv, record_handler, &r), ==, PRL_ERR_SUCCESS);
+	PrlHandle_Free(vm0);
+	rt_logoff_free(srv);
+	pk_conn_resync_vm_states(c, now, NULL);   /* closed: nothing to report to */
+	g_hash_table_unref(now);
+	pk_conn_unref(c);
+	rt_deinit_and_check_leaks();
+	recorder_clear(&r);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -349,6 +520,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/events/platform-events", test_platform_events);
 	g_test_add_func("/events/unregister", test_unregister);
 	g_test_add_func("/events/handler-frees-server", test_handler_frees_server);
+	g_test_add_func("/events/resync", test_resync);
 	int r = g_test_run();
 	g_free(dir);
 	return r;

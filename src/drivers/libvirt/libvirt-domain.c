@@ -414,6 +414,20 @@ static gboolean list_states(virConnectPtr conn, dom_listing *l, GError **error)
 	return TRUE;
 }
 
+GHashTable *lv_dom_list_states(virConnectPtr conn, GError **error)
+{
+	g_auto(dom_listing) listing = { NULL, NULL };
+	if (!list_states(conn, &listing, error))
+		return NULL;
+	GHashTable *out = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	for (guint i = 0; i < listing.entries->len; i++) {
+		const dom_entry *e = &g_array_index(listing.entries, dom_entry, i);
+		VIRTUAL_MACHINE_STATE st = lv_state_map(e->state, e->reason, e->saved, NULL);
+		g_hash_table_insert(out, g_strdup(e->uuid), GINT_TO_POINTER((gint)st));
+	}
+	return out;
+}
+
 /* What an identity list needs of a domain: no configuration but the template marker
  * (tpl: 1, 0, or -1 when not cached: then read once, which fills the cache). */
 static pk_vm_data *identity_data(lv_conn *lc, const dom_entry *e, gint8 tpl, GError **error)

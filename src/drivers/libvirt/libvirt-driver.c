@@ -180,9 +180,22 @@ static gboolean is_libvirt_param(const char *key)
 	return FALSE;
 }
 
-/* A prlkit URI → the libvirt URI: "libvirt+qemu+ssh://h/system?storage_pool=p" →
- * "qemu+ssh://h/system"; "qemu:///system" and "test:///default" as they are. */
-static gboolean libvirt_uri_from(GUri *uri, char **out, GError **error)
+/* The ssh transport runs the ssh program, which asks for passphrases and host keys on a
+ * terminal when the process has one: a provider would hang on connect. */
+static gboolean ssh_needs_no_tty(const char *scheme, const GString *query)
+{
+	gsize n = strlen(scheme);
+	if (n < 4 || g_ascii_strcasecmp(scheme + n - 4, "+ssh") != 0)
+		return FALSE;
+	g_auto(GStrv) pairs = g_strsplit(query->str, "&", -1);
+	for (guint i = 0; pairs[i] != NULL; i++)
+		if (g_ascii_strncasecmp(pairs[i], "no_tty", 6) == 0 &&
+		    (pairs[i][6] == '\0' || pairs[i][6] == '='))
+			return FALSE;
+	return TRUE;
+}
+
+gboolean lv_uri_from(GUri *uri, char **out, GError **error)
 {
 	const char *scheme = g_uri_get_scheme(uri);
 	*out = NULL;
@@ -205,6 +218,8 @@ static gboolean libvirt_uri_from(GUri *uri, char **out, GError **error)
 		g_string_free(q, TRUE);
 		return lv_set_error(error, PRL_ERR_INVALID_PARAM, "not a libvirt URI");
 	}
+	if (ssh_needs_no_tty(scheme, q))
+		g_string_append_printf(q, "%sno_tty=1", q->len ? "&" : "");
 	/* Built by hand: libvirt wants "test:///default" (an empty authority kept) and never a
 	 * password in the URI (the auth callback gives it). */
 	GString *u = g_string_new(scheme);
@@ -249,7 +264,7 @@ static gboolean lv_settings_parse(GHashTable *settings, GUri *uri, lv_settings *
 	gint64 n = 0;
 
 	memset(s, 0, sizeof(*s));
-	if (uri != NULL && !libvirt_uri_from(uri, &s->uri, error))
+	if (uri != NULL && !lv_uri_from(uri, &s->uri, error))
 		return FALSE;
 	if (s->uri == NULL) {
 		/* Chosen by name (or as "libvirt:"): the `uri` setting, cleaned the same way. */
@@ -261,7 +276,7 @@ static gboolean lv_settings_parse(GHashTable *settings, GUri *uri, lv_settings *
 			if (u == NULL)
 				return lv_set_error(error, PRL_ERR_INVALID_PARAM,
 				                    "invalid value for setting 'uri'");
-			if (!libvirt_uri_from(u, &s->uri, error))
+			if (!lv_uri_from(u, &s->uri, error))
 				return FALSE;
 		}
 	}
@@ -463,14 +478,19 @@ static void link_close(lv_conn *lc, virConnectPtr conn)
 		virResetLastError();
 }
 
-/* The caller set `reconnecting`: nothing else touches the callbacks meanwhile. */
+/* The caller set `reconnecting`: nothing else touches the callbacks meanwhile. Both ways to
+ * reconnect come here: a request's lv_conn_acquire and the watcher's (lv_watch). */
 static virConnectPtr reconnect(lv_conn *lc, virConnectPtr old, GError **error)
 {
 	if (old != NULL)
 		link_close(lc, old);
 	virConnectPtr conn = link_open(lc, error);
-	if (conn != NULL)
+	if (conn != NULL) {
 		lv_events_attach(lc->ev, conn);
+		/* Events missed meanwhile: what changed is reported (on libvirt's event thread,
+		 * after the callbacks just registered; this request does not wait for it). */
+		lv_events_resync(lc->ev, conn, TRUE);
+	}
 	return conn;
 }
 
@@ -685,6 +705,7 @@ static pk_open_status lv_open(pk_conn *c, GUri *uri, GHashTable *settings_in,
 	if (!resolve_pool(lc, lc->conn, error) || !check_network(lc, lc->conn, error))
 		return PK_OPEN_ERROR;
 	lv_events_attach(lc->ev, lc->conn);
+	lv_events_resync(lc->ev, lc->conn, FALSE);   /* which domains there are, to compare with */
 	PK_DEBUG("libvirt: connected to %s in %.1f ms", lc->s.uri,
 	         (pk_time_mono_us() - t0) / 1000.0);
 	pk_conn_set_private(c, g_steal_pointer(&lc));

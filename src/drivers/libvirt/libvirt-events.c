@@ -5,10 +5,12 @@
  *
  * The cache is what keeps listing cheap: a list reads states for all domains in one call
  * and re-reads a domain's XML only after libvirt said that domain changed. It is emptied
- * whenever the libvirt connection is lost or replaced: events sent meanwhile are missed. */
+ * whenever the libvirt connection is lost or replaced: events sent meanwhile are missed.
+ * What they would have said is reported after a reconnect instead (resync, below). */
 #include "config.h"
 
 #include "libvirt-private.h"
+#include "core-conn.h"
 #include "util-log.h"
 
 enum { CB_LIFECYCLE, CB_METADATA, CB_DEV_ADDED, CB_DEV_REMOVED, CB_AGENT, CB_COUNT };
@@ -25,6 +27,11 @@ struct lv_events {
 	guint in_emit;                /* lock: callbacks reporting to the core right now */
 	int ids[CB_COUNT];            /* the thread that opens, reconnects or closes the
 	                               * connection (one at a time: lv_conn.reconnecting) */
+	gboolean tracking;            /* lock: the lifecycle callback is registered */
+	GHashTable *domains;          /* lock: the domains there are, UUID → state (VMS_UNKNOWN:
+	                               * not known): the last resync's listing, kept up to date
+	                               * by lifecycle events; NULL while unknown. Kept across
+	                               * an outage: it is what the next resync compares with. */
 };
 
 /* ------------------------------------------------------------ event loop ---- */
@@ -113,6 +120,8 @@ void lv_events_unref(lv_events *ev)
 	if (ev == NULL || !g_atomic_int_dec_and_test(&ev->refs))
 		return;
 	g_hash_table_unref(ev->cache);
+	if (ev->domains != NULL)
+		g_hash_table_unref(ev->domains);
 	g_cond_clear(&ev->idle);
 	g_mutex_clear(&ev->lock);
 	g_free(ev);
@@ -211,6 +220,48 @@ static void dom_uuid(virDomainPtr dom, char *buf)
 	lv_dom_uuid(dom, buf);
 }
 
+/* The state a lifecycle event says a domain is in, or VMS_UNKNOWN. */
+static VIRTUAL_MACHINE_STATE event_state(int event, int detail)
+{
+	switch (event) {
+	case VIR_DOMAIN_EVENT_DEFINED:
+		return detail == VIR_DOMAIN_EVENT_DEFINED_ADDED ? VMS_STOPPED : VMS_UNKNOWN;
+	case VIR_DOMAIN_EVENT_STARTED:
+	case VIR_DOMAIN_EVENT_RESUMED:
+		return VMS_RUNNING;
+	case VIR_DOMAIN_EVENT_SUSPENDED:
+		return VMS_PAUSED;
+	case VIR_DOMAIN_EVENT_STOPPED:
+		return detail == VIR_DOMAIN_EVENT_STOPPED_SAVED ? VMS_SUSPENDED : VMS_STOPPED;
+	case VIR_DOMAIN_EVENT_SHUTDOWN:
+		return VMS_STOPPING;
+	case VIR_DOMAIN_EVENT_PMSUSPENDED:
+		return VMS_SUSPENDED;
+	case VIR_DOMAIN_EVENT_CRASHED:
+		return VMS_STOPPED;
+	default:
+		return VMS_UNKNOWN;
+	}
+}
+
+/* Keeps `domains` up to date: any event but an undefinition says the domain is there, most
+ * say its state (a transient domain's end is not told apart: it stays until the next
+ * listing). */
+static void track_domain(lv_events *ev, const char *uuid, int event, int detail,
+                         VIRTUAL_MACHINE_STATE st)
+{
+	g_mutex_lock(&ev->lock);
+	if (ev->domains != NULL) {
+		if (event == VIR_DOMAIN_EVENT_UNDEFINED) {
+			if (detail == VIR_DOMAIN_EVENT_UNDEFINED_REMOVED)
+				g_hash_table_remove(ev->domains, uuid);
+		} else if (st != VMS_UNKNOWN || !g_hash_table_contains(ev->domains, uuid)) {
+			g_hash_table_insert(ev->domains, g_strdup(uuid), GINT_TO_POINTER((gint)st));
+		}
+	}
+	g_mutex_unlock(&ev->lock);
+}
+
 static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail,
                         void *opaque)
 {
@@ -219,41 +270,24 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
 	dom_uuid(dom, uuid);
 	if (uuid[0] == '\0')
 		return 0;
+	VIRTUAL_MACHINE_STATE st = event_state(event, detail);
 	lv_cache_invalidate(ev, uuid);
+	track_domain(ev, uuid, event, detail, st);
 	if (!emit_begin(ev))
 		return 0;
-	VIRTUAL_MACHINE_STATE st = VMS_UNKNOWN;
 	switch (event) {
 	case VIR_DOMAIN_EVENT_DEFINED:
-		if (detail == VIR_DOMAIN_EVENT_DEFINED_ADDED) {
-			pk_conn_emit_vm_event(ev->pk, uuid, PET_DSP_EVT_VM_ADDED);
-			st = VMS_STOPPED;
-		} else {
-			pk_conn_emit_vm_event(ev->pk, uuid, PET_DSP_EVT_VM_CONFIG_CHANGED);
-		}
+		pk_conn_emit_vm_event(ev->pk, uuid, detail == VIR_DOMAIN_EVENT_DEFINED_ADDED
+		                                    ? PET_DSP_EVT_VM_ADDED
+		                                    : PET_DSP_EVT_VM_CONFIG_CHANGED);
 		break;
 	case VIR_DOMAIN_EVENT_UNDEFINED:
-		if (detail == VIR_DOMAIN_EVENT_UNDEFINED_REMOVED)
+		if (detail == VIR_DOMAIN_EVENT_UNDEFINED_REMOVED) {
 			pk_conn_emit_vm_event(ev->pk, uuid, PET_DSP_EVT_VM_DELETED);
-		break;
-	case VIR_DOMAIN_EVENT_STARTED:
-	case VIR_DOMAIN_EVENT_RESUMED:
-		st = VMS_RUNNING;
-		break;
-	case VIR_DOMAIN_EVENT_SUSPENDED:
-		st = VMS_PAUSED;
-		break;
-	case VIR_DOMAIN_EVENT_STOPPED:
-		st = detail == VIR_DOMAIN_EVENT_STOPPED_SAVED ? VMS_SUSPENDED : VMS_STOPPED;
-		break;
-	case VIR_DOMAIN_EVENT_SHUTDOWN:
-		st = VMS_STOPPING;
-		break;
-	case VIR_DOMAIN_EVENT_PMSUSPENDED:
-		st = VMS_SUSPENDED;
-		break;
-	case VIR_DOMAIN_EVENT_CRASHED:
-		st = VMS_STOPPED;
+			/* A domain defined again with that UUID has its state reported afresh, and
+			 * a resync does not report this deletion once more. */
+			pk_conn_drop_vm_state(ev->pk, uuid);
+		}
 		break;
 	default:
 		break;
@@ -323,6 +357,7 @@ void lv_events_attach(lv_events *ev, virConnectPtr conn)
 	ev->epoch++;
 	g_hash_table_remove_all(ev->cache);
 	ev->live = all;
+	ev->tracking = ev->ids[CB_LIFECYCLE] >= 0;
 	g_mutex_unlock(&ev->lock);
 }
 
@@ -337,6 +372,89 @@ void lv_events_detach(lv_events *ev, virConnectPtr conn)
 		if (ev->ids[i] >= 0 && virConnectDomainEventDeregisterAny(conn, ev->ids[i]) < 0)
 			virResetLastError();
 		ev->ids[i] = -1;
+	}
+}
+
+/* ---------------------------------------------------------------- resync ---- */
+
+/* On libvirt's event loop thread, like the callbacks: whatever the order in which the
+ * listing and the events of the new connection come, the last report of a domain is the
+ * newest (an event after the listing is dispatched after it; one before it is followed by
+ * the listing's state or by a later event). Nor does the request that reconnected wait for
+ * it. */
+typedef struct {
+	lv_events *ev;                /* a reference */
+	virConnectPtr conn;           /* a reference until the listing ran */
+	gboolean report;
+} resync_job;
+
+static void resync_job_free(void *data)
+{
+	resync_job *job = data;
+	lv_conn_release(job->conn);
+	lv_events_unref(job->ev);
+	g_free(job);
+}
+
+static void resync_run(int timer, void *data)
+{
+	resync_job *job = data;
+	lv_events *ev = job->ev;
+	virEventRemoveTimeout(timer);
+	if (job->conn == NULL)
+		return;   /* ran already (a loop that fires again before the removal) */
+	virConnectPtr conn = g_steal_pointer(&job->conn);
+	GError *error = NULL;
+	GHashTable *now = lv_dom_list_states(conn, &error);
+	lv_conn_release(conn);
+	if (now == NULL) {
+		/* Likely lost again; the next reconnect tries again, with `domains` as it was. */
+		g_info("libvirt: cannot read the domains' states after connecting (%s); changes "
+		       "made while disconnected are not reported", error->message);
+		g_error_free(error);
+		return;
+	}
+	/* From now on, the domains there are: these (unless no lifecycle event keeps them up
+	 * to date); before now, the previous listing and the events since. */
+	g_mutex_lock(&ev->lock);
+	GHashTable *before = g_steal_pointer(&ev->domains);
+	if (ev->tracking) {
+		ev->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+		GHashTableIter it;
+		gpointer uuid, st;
+		g_hash_table_iter_init(&it, now);
+		while (g_hash_table_iter_next(&it, &uuid, &st))
+			g_hash_table_insert(ev->domains, g_strdup(uuid), st);
+	}
+	g_mutex_unlock(&ev->lock);
+	if (job->report && emit_begin(ev)) {
+		pk_conn_resync_vm_states(ev->pk, now, before);
+		emit_end(ev);
+	}
+	if (before != NULL)
+		g_hash_table_unref(before);
+	g_hash_table_unref(now);
+}
+
+void lv_events_resync(lv_events *ev, virConnectPtr conn, gboolean report)
+{
+	g_mutex_lock(&ev->lock);
+	gboolean useless = !report && !ev->tracking;   /* nothing to remember */
+	g_mutex_unlock(&ev->lock);
+	if (useless)
+		return;
+	resync_job *job = g_new0(resync_job, 1);
+	job->ev = events_ref(ev);
+	job->conn = conn;
+	virConnectRef(conn);
+	job->report = report;
+	if (virEventAddTimeout(0, resync_run, job, resync_job_free) < 0) {
+		virErrorPtr e = virGetLastError();
+		g_info("libvirt: cannot schedule reading the domains' states (%s); changes made "
+		       "while disconnected are not reported",
+		       e != NULL && e->message ? e->message : "unknown error");
+		virResetLastError();
+		resync_job_free(job);
 	}
 }
 

@@ -5,7 +5,8 @@
  * libvirt-domain.c (list, get, power, delete, edit, statistics; the config cache),
  * libvirt-storage.c (volumes: overlays, copies, garbage collection of layers),
  * libvirt-snapshots.c (snapshots as frozen qcow2 layers; clones),
- * libvirt-events.c (the process-wide event loop, cache invalidation, watch). */
+ * libvirt-events.c (the process-wide event loop, cache invalidation, watch, the report of
+ * what changed while disconnected). */
 #ifndef PRLKIT_LIBVIRT_PRIVATE_H
 #define PRLKIT_LIBVIRT_PRIVATE_H
 
@@ -79,8 +80,9 @@ static inline lv_conn *lv_conn_of(pk_conn *c)
 
 /* The current libvirt connection, referenced: release it with lv_conn_release. A lost
  * connection is reopened first (same URI, credentials, keep-alives; domain callbacks
- * registered again, the configuration cache emptied since events were missed), unless the
- * last attempt was less than LV_RECONNECT_INTERVAL_MS ago: then, and when reopening fails,
+ * registered again, the configuration cache emptied since events were missed, what changed
+ * meanwhile reported as events by lv_events_resync), unless the last attempt was less than
+ * LV_RECONNECT_INTERVAL_MS ago: then, and when reopening fails,
  * PRL_ERR_CANT_CONNECT_TO_DISPATCHER "libvirt: connection lost: <why>". Costs a mutex and a
  * reference while the connection is up (virConnectIsAlive reads local state only). */
 virConnectPtr lv_conn_acquire(lv_conn *lc, GError **error);
@@ -106,6 +108,11 @@ typedef struct lv_call {
 	guint runs;
 } lv_call;
 gboolean lv_call_next(lv_conn *lc, lv_call *call, GError **error);
+
+/* A prlkit URI → the libvirt URI (newly allocated): "libvirt+qemu+ssh://h/system?
+ * storage_pool=p" → "qemu+ssh://h/system?no_tty=1" (prlkit's settings dropped; ssh never
+ * prompts); "qemu:///system" and "test:///default" as they are; "libvirt:" → NULL. */
+gboolean lv_uri_from(GUri *uri, char **out, GError **error);
 
 /* Errors. lv_fail reads libvirt's last error of this thread, so it is called right after
  * the failing libvirt call: "<what>: <libvirt's message>" with the PRL_RESULT that fits
@@ -240,6 +247,9 @@ gboolean lv_dom_state(virDomainPtr dom, VIRTUAL_MACHINE_STATE *state, const char
                       GError **error);
 VIRTUAL_MACHINE_STATE lv_state_map(int state, int reason, gboolean managed_save,
                                    const char **word);
+/* Every domain's state, UUID → VIRTUAL_MACHINE_STATE (GINT_TO_POINTER), as lists read them
+ * (one call, plus one for managed saves); NULL on error. */
+GHashTable *lv_dom_list_states(virConnectPtr conn, GError **error);
 /* The domain's inactive XML (with secrets, for redefining it), parsed. */
 lv_node *lv_dom_inactive_xml(virDomainPtr dom, GError **error);
 /* Redefines the domain from a tree (the persistent configuration). */
@@ -296,6 +306,13 @@ lv_events *lv_events_new(pk_conn *c);
 void lv_events_attach(lv_events *ev, virConnectPtr conn);
 /* Stops the cache and deregisters the callbacks (before virConnectClose). */
 void lv_events_detach(lv_events *ev, virConnectPtr conn);
+/* After lv_events_attach: on libvirt's event loop thread, so that it is ordered with the
+ * callbacks (a change after the listing is reported after what the listing found), lists
+ * every domain's state on conn and remembers them (kept up to date by the lifecycle
+ * events); with `report`, after a reconnect, tells the core what changed since the previous
+ * connection's events stopped (pk_conn_resync_vm_states). Never waits; a failure is logged
+ * (the next list shows the truth). */
+void lv_events_resync(lv_events *ev, virConnectPtr conn, gboolean report);
 void lv_events_unref(lv_events *ev);
 /* Between begin and end, callbacks report to the core; end waits for reports in flight,
  * so that the core's connection is not used afterwards. */
