@@ -9,6 +9,7 @@
 
 #include "prlkit/Parallels.h"
 #include "prlkit/PrlApiExt.h"
+#include "test-state-watch.h"
 
 #define GOLD "11111111-2222-3333-4444-555555555555"
 
@@ -166,57 +167,9 @@ static void test_api_workflow(void)
 
 /* ------------------------------------------------------------------ events ---- */
 
-static struct {
-	GMutex lock;
-	GCond changed;
-	char *vm_id;                       /* set before registering, then read-only */
-	VIRTUAL_MACHINE_STATE last;        /* lock */
-	guint seen;                        /* lock */
-} ev;
-
-static PRL_RESULT on_event(PRL_HANDLE h, PRL_VOID_PTR data)
-{
-	PRL_HANDLE_TYPE type = PHT_ERROR;
-	PRL_EVENT_TYPE et = PET_VM_INF_UNINITIALIZED_EVENT_CODE;
-	PrlHandle_GetType(h, &type);
-	if (type == PHT_EVENT && PRL_SUCCEEDED(PrlEvent_GetType(h, &et)) &&
-	    et == PET_DSP_EVT_VM_STATE_CHANGED) {
-		char id[64] = "";
-		PRL_UINT32 len = sizeof(id);
-		PRL_HANDLE p = PRL_INVALID_HANDLE;
-		PRL_INT32 st = VMS_UNKNOWN;
-		PrlEvent_GetIssuerId(h, id, &len);
-		if (PRL_SUCCEEDED(PrlEvent_GetParamByName(h, EVT_PARAM_VMINFO_VM_STATE, &p))) {
-			PrlEvtPrm_ToInt32(p, &st);
-			PrlHandle_Free(p);
-		}
-		g_mutex_lock(&ev.lock);
-		if (strcmp(id, ev.vm_id) == 0) {
-			ev.last = (VIRTUAL_MACHINE_STATE)st;
-			ev.seen++;
-			g_cond_broadcast(&ev.changed);
-		}
-		g_mutex_unlock(&ev.lock);
-	}
-	PrlHandle_Free(h);
-	return PRL_ERR_SUCCESS;
-}
-
-static gboolean wait_state_for(VIRTUAL_MACHINE_STATE want, int seconds)
-{
-	gint64 until = g_get_monotonic_time() + seconds * G_USEC_PER_SEC;
-	g_mutex_lock(&ev.lock);
-	while (ev.last != want)
-		if (!g_cond_wait_until(&ev.changed, &ev.lock, until))
-			break;
-	gboolean ok = ev.last == want;
-	g_mutex_unlock(&ev.lock);
-	return ok;
-}
-
 static gboolean wait_state(VIRTUAL_MACHINE_STATE want)
 {
-	return wait_state_for(want, 15);
+	return sw_wait(want, 15);
 }
 
 /* test:///default is one hypervisor per process: a second, raw libvirt connection changes
@@ -229,11 +182,10 @@ static void test_api_events(void)
 	g_assert_nonnull(dom);
 	char uuid[VIR_UUID_STRING_BUFLEN];
 	g_assert_cmpint(virDomainGetUUIDString(dom, uuid), ==, 0);
-	ev.vm_id = uuid;
-	ev.last = VMS_UNKNOWN;
+	sw_follow(uuid);
 
 	PRL_HANDLE srv = connect_to("test:///default", NULL);
-	g_assert_cmpint(PrlSrv_RegEventHandler(srv, on_event, NULL), ==, PRL_ERR_SUCCESS);
+	g_assert_cmpint(PrlSrv_RegEventHandler(srv, sw_on_event, NULL), ==, PRL_ERR_SUCCESS);
 	/* A list makes the VM known (and its state the baseline). */
 	PRL_HANDLE job = PrlSrv_GetVmList(srv);
 	wait_free(job);
@@ -242,7 +194,7 @@ static void test_api_events(void)
 	gboolean seen = FALSE;
 	for (int i = 0; i < 30 && !seen; i++) {
 		g_assert_cmpint(virDomainSuspend(dom), ==, 0);
-		seen = wait_state_for(VMS_PAUSED, 1);
+		seen = sw_wait(VMS_PAUSED, 1);
 		if (!seen)
 			g_assert_cmpint(virDomainResume(dom), ==, 0);
 	}
@@ -254,7 +206,7 @@ static void test_api_events(void)
 	g_assert_cmpint(virDomainCreate(dom), ==, 0);
 	g_assert_true(wait_state(VMS_RUNNING));
 
-	g_assert_cmpint(PrlSrv_UnregEventHandler(srv, on_event, NULL), ==, PRL_ERR_SUCCESS);
+	g_assert_cmpint(PrlSrv_UnregEventHandler(srv, sw_on_event, NULL), ==, PRL_ERR_SUCCESS);
 	disconnect(srv);
 	virDomainFree(dom);
 	virConnectClose(raw);
@@ -265,8 +217,6 @@ int main(int argc, char **argv)
 {
 	g_assert_cmpint(PrlApi_InitEx(PARALLELS_API_VER, PAM_SERVER, 0, 0), ==, PRL_ERR_SUCCESS);
 	g_test_init(&argc, &argv, NULL);
-	g_mutex_init(&ev.lock);
-	g_cond_init(&ev.changed);
 	g_test_add_func("/libvirt-api/workflow", test_api_workflow);
 	g_test_add_func("/libvirt-api/events", test_api_events);
 	int rc = g_test_run();

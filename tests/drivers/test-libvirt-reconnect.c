@@ -28,6 +28,7 @@
 
 #include "prlkit/Parallels.h"
 #include "prlkit/PrlApiExt.h"
+#include "test-state-watch.h"
 
 /* ------------------------------------------------------- a private libvirtd ---- */
 
@@ -266,52 +267,6 @@ static char *description_of(PRL_HANDLE srv, const char *id)
 
 /* --------------------------------------------------------- events, warnings ---- */
 
-static struct {
-	GMutex lock;
-	GCond changed;
-	char *vm_id;                       /* set before registering, then read-only */
-	VIRTUAL_MACHINE_STATE last;        /* lock */
-} ev;
-
-static PRL_RESULT on_event(PRL_HANDLE h, PRL_VOID_PTR data)
-{
-	PRL_HANDLE_TYPE type = PHT_ERROR;
-	PRL_EVENT_TYPE et = PET_VM_INF_UNINITIALIZED_EVENT_CODE;
-	PrlHandle_GetType(h, &type);
-	if (type == PHT_EVENT && PRL_SUCCEEDED(PrlEvent_GetType(h, &et)) &&
-	    et == PET_DSP_EVT_VM_STATE_CHANGED) {
-		char id[64] = "";
-		PRL_UINT32 len = sizeof(id);
-		PRL_HANDLE p = PRL_INVALID_HANDLE;
-		PRL_INT32 st = VMS_UNKNOWN;
-		PrlEvent_GetIssuerId(h, id, &len);
-		if (PRL_SUCCEEDED(PrlEvent_GetParamByName(h, EVT_PARAM_VMINFO_VM_STATE, &p))) {
-			PrlEvtPrm_ToInt32(p, &st);
-			PrlHandle_Free(p);
-		}
-		g_mutex_lock(&ev.lock);
-		if (strcmp(id, ev.vm_id) == 0) {
-			ev.last = (VIRTUAL_MACHINE_STATE)st;
-			g_cond_broadcast(&ev.changed);
-		}
-		g_mutex_unlock(&ev.lock);
-	}
-	PrlHandle_Free(h);
-	return PRL_ERR_SUCCESS;
-}
-
-static gboolean wait_state(VIRTUAL_MACHINE_STATE want, int seconds)
-{
-	gint64 until = g_get_monotonic_time() + seconds * G_TIME_SPAN_SECOND;
-	g_mutex_lock(&ev.lock);
-	while (ev.last != want)
-		if (!g_cond_wait_until(&ev.changed, &ev.lock, until))
-			break;
-	gboolean ok = ev.last == want;
-	g_mutex_unlock(&ev.lock);
-	return ok;
-}
-
 static gint lost_warnings;           /* atomic: the driver's "connection ... was closed" */
 static gint back_messages;           /* atomic: its "reconnected to ..." */
 
@@ -354,13 +309,12 @@ static void test_restart(void)
 	g_assert_nonnull(dom);
 	char uuid[VIR_UUID_STRING_BUFLEN];
 	g_assert_cmpint(virDomainGetUUIDString(dom, uuid), ==, 0);
-	ev.vm_id = uuid;
-	ev.last = VMS_UNKNOWN;
+	sw_follow(uuid);
 
 	PRL_HANDLE srv = PRL_INVALID_HANDLE;
 	g_assert_cmpint(PrlSrv_Create(&srv), ==, PRL_ERR_SUCCESS);
 	wait_free(PrlSrv_Connect(srv, lvd.uri, NULL, 0));
-	g_assert_cmpint(PrlSrv_RegEventHandler(srv, on_event, NULL), ==, PRL_ERR_SUCCESS);
+	g_assert_cmpint(PrlSrv_RegEventHandler(srv, sw_on_event, NULL), ==, PRL_ERR_SUCCESS);
 	PRL_HANDLE vm = PRL_INVALID_HANDLE;
 	g_autofree char *message = NULL;
 	g_assert_true(list_find(srv, uuid, &vm, &message));
@@ -370,13 +324,13 @@ static void test_restart(void)
 	gboolean seen = FALSE;
 	for (int i = 0; i < 30 && !seen; i++) {
 		g_assert_cmpint(virDomainSuspend(dom), ==, 0);
-		seen = wait_state(VMS_PAUSED, 1);
+		seen = sw_wait(VMS_PAUSED, 1);
 		if (!seen)
 			g_assert_cmpint(virDomainResume(dom), ==, 0);
 	}
 	g_assert_true(seen);
 	g_assert_cmpint(virDomainResume(dom), ==, 0);
-	g_assert_true(wait_state(VMS_RUNNING, 15));
+	g_assert_true(sw_wait(VMS_RUNNING, 15));
 
 	/* A description set behind prlkit's back is read (the event dropped the cached one)
 	 * and cached; the daemon's restart forgets it without telling anyone. */
@@ -442,15 +396,15 @@ static void test_restart(void)
 
 	/* Events flow again, on the new connection. */
 	g_assert_cmpint(virDomainSuspend(dom), ==, 0);
-	g_assert_true(wait_state(VMS_PAUSED, 15));
+	g_assert_true(sw_wait(VMS_PAUSED, 15));
 	g_assert_cmpint(virDomainResume(dom), ==, 0);
-	g_assert_true(wait_state(VMS_RUNNING, 15));
+	g_assert_true(sw_wait(VMS_RUNNING, 15));
 	wait_free(PrlVm_Pause(vm, PRL_FALSE));
-	g_assert_true(wait_state(VMS_PAUSED, 15));
+	g_assert_true(sw_wait(VMS_PAUSED, 15));
 	g_assert_cmpint(g_atomic_int_get(&lost_warnings), ==, 1);
 	g_assert_cmpint(g_atomic_int_get(&back_messages), ==, 1);
 
-	g_assert_cmpint(PrlSrv_UnregEventHandler(srv, on_event, NULL), ==, PRL_ERR_SUCCESS);
+	g_assert_cmpint(PrlSrv_UnregEventHandler(srv, sw_on_event, NULL), ==, PRL_ERR_SUCCESS);
 	PrlHandle_Free(vm);
 	wait_free(PrlSrv_Logoff(srv));
 	PrlHandle_Free(srv);
@@ -697,8 +651,6 @@ int main(int argc, char **argv)
 	g_assert_cmpint(PrlApi_InitEx(PARALLELS_API_VER, PAM_SERVER, 0, 0), ==, PRL_ERR_SUCCESS);
 	g_test_init(&argc, &argv, NULL);
 	g_log_set_writer_func(writer, NULL, NULL);
-	g_mutex_init(&ev.lock);
-	g_cond_init(&ev.changed);
 	g_mutex_init(&seen.lock);
 	g_cond_init(&seen.more);
 	seen.list = g_array_new(FALSE, TRUE, sizeof(seen_event));
