@@ -343,7 +343,7 @@ static gboolean list_states_filtered(virConnectPtr conn, GArray *out, GError **e
 	return TRUE;
 }
 
-/* The UUIDs (raw bytes) of the domains with a managed save image. */
+/* The UUIDs (as text) of the domains with a managed save image. */
 static GHashTable *managed_saves(virConnectPtr conn, GError **error)
 {
 	virDomainPtr *doms = NULL;
@@ -371,11 +371,11 @@ static int typed_int(const virTypedParameter *params, int n, const char *field, 
 	return def;
 }
 
+gboolean lv_test_no_domain_stats;
+
 /* Every domain with its state and reason in one call (domain statistics, state group);
  * plus one filtered list for managed saves when a domain is shut off. Platforms without
  * domain statistics: list_states_filtered. */
-gboolean lv_test_no_domain_stats;
-
 static gboolean list_states(virConnectPtr conn, dom_listing *l, GError **error)
 {
 	GArray *out = l->entries = g_array_new(FALSE, TRUE, sizeof(dom_entry));

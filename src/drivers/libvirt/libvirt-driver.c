@@ -499,6 +499,19 @@ static const char *without_prefix(const char *message)
 	return g_str_has_prefix(message, "libvirt: ") ? message + 9 : message;
 }
 
+/* Whether conn is still open by its local state (no round trip); if not, it is marked lost.
+ * -1 (the driver cannot tell) counts as open: such a connection does not break. */
+static gboolean conn_alive(lv_conn *lc, virConnectPtr conn)
+{
+	int alive = virConnectIsAlive(conn);
+	if (alive < 0)
+		virResetLastError();
+	if (alive != 0)
+		return TRUE;
+	mark_lost(lc, conn, "found closed");
+	return FALSE;
+}
+
 virConnectPtr lv_conn_acquire(lv_conn *lc, GError **error)
 {
 	gint64 wait_until = 0;
@@ -508,15 +521,8 @@ virConnectPtr lv_conn_acquire(lv_conn *lc, GError **error)
 			virConnectPtr conn = lc->conn;
 			virConnectRef(conn);   /* an atomic increment: fine under conn_lock */
 			g_mutex_unlock(&lc->conn_lock);
-			/* Local state, no round trip: a close libvirt has not reported yet. -1: the
-			 * driver cannot tell, so its connection does not break. */
-			int alive = virConnectIsAlive(conn);
-			if (alive != 0) {
-				if (alive < 0)
-					virResetLastError();
+			if (conn_alive(lc, conn))   /* a close libvirt has not reported yet? */
 				return conn;
-			}
-			mark_lost(lc, conn, "found closed");
 			lv_conn_release(conn);
 			g_mutex_lock(&lc->conn_lock);
 			continue;
@@ -594,16 +600,7 @@ static gboolean conn_dropped(lv_conn *lc, virConnectPtr conn)
 	g_mutex_lock(&lc->conn_lock);
 	gboolean gone = lc->conn != conn || lc->lost;
 	g_mutex_unlock(&lc->conn_lock);
-	if (gone)
-		return TRUE;
-	int alive = virConnectIsAlive(conn);
-	if (alive != 0) {
-		if (alive < 0)
-			virResetLastError();
-		return FALSE;
-	}
-	mark_lost(lc, conn, "found closed");
-	return TRUE;
+	return gone || !conn_alive(lc, conn);
 }
 
 gboolean lv_call_next(lv_conn *lc, lv_call *call, GError **error)
