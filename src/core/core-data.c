@@ -37,6 +37,19 @@ pk_vm_data *pk_vm_data_new(void)
 	return d;
 }
 
+pk_vm_data *pk_vm_data_new_identity(const char *id, const char *name, gboolean is_template,
+                                    VIRTUAL_MACHINE_STATE state, const char *power_state)
+{
+	pk_vm_data *d = pk_vm_data_new();
+	d->id = g_strdup(id);
+	d->name = g_strdup(name);
+	d->is_template = is_template;
+	d->state = state;
+	d->power_state = g_strdup(power_state);
+	d->identity_only = TRUE;
+	return d;
+}
+
 static void copy_strings(GPtrArray *to, const GPtrArray *from)
 {
 	if (from == NULL)

@@ -66,6 +66,9 @@ typedef struct pk_vm_data {
 } pk_vm_data;
 
 pk_vm_data *pk_vm_data_new(void);          /* arrays allocated, empty */
+/* Data for a PK_LIST_IDENTITY_ONLY list: identity_only set, strings copied. */
+pk_vm_data *pk_vm_data_new_identity(const char *id, const char *name, gboolean is_template,
+                                    VIRTUAL_MACHINE_STATE state, const char *power_state);
 pk_vm_data *pk_vm_data_copy(const pk_vm_data *d);
 void pk_vm_data_free(pk_vm_data *d);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(pk_vm_data, pk_vm_data_free)

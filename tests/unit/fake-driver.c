@@ -310,17 +310,11 @@ static gboolean fake_list(pk_conn *c, guint flags, GPtrArray **out, GCancellable
 	for (guint i = 0; i < fk.vms->len; i++) {
 		const pk_vm_data *src = ((fake_vm *)fk.vms->pdata[i])->data;
 		pk_vm_data *d;
-		if (flags & PK_LIST_IDENTITY_ONLY) {
-			d = pk_vm_data_new();
-			d->id = g_strdup(src->id);
-			d->name = g_strdup(src->name);
-			d->is_template = src->is_template;
-			d->state = src->state;
-			d->power_state = g_strdup(src->power_state);
-			d->identity_only = TRUE;
-		} else {
+		if (flags & PK_LIST_IDENTITY_ONLY)
+			d = pk_vm_data_new_identity(src->id, src->name, src->is_template, src->state,
+			                            src->power_state);
+		else
 			d = pk_vm_data_copy(src);
-		}
 		g_ptr_array_add(*out, d);
 	}
 	g_mutex_unlock(&fk.lock);

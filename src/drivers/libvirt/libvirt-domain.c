@@ -439,15 +439,9 @@ static pk_vm_data *identity_data(lv_conn *lc, const dom_entry *e, gint8 tpl, GEr
 		tpl = cfg->d->is_template ? 1 : 0;
 		lv_cached_free(cfg);
 	}
-	pk_vm_data *d = pk_vm_data_new();
-	d->id = g_strdup(e->uuid);
-	d->name = g_strdup(virDomainGetName(e->dom));
-	d->is_template = tpl > 0;
 	const char *word = NULL;
-	d->state = lv_state_map(e->state, e->reason, e->saved, &word);
-	d->power_state = g_strdup(word);
-	d->identity_only = TRUE;
-	return d;
+	VIRTUAL_MACHINE_STATE st = lv_state_map(e->state, e->reason, e->saved, &word);
+	return pk_vm_data_new_identity(e->uuid, virDomainGetName(e->dom), tpl > 0, st, word);
 }
 
 /* Template flags of every entry from the cache (an identity list). */

@@ -208,16 +208,11 @@ sim_vm_output(const sim_vm *v, const char *dir, gint64 now, guint flags)
 
 	if (!sim_vm_eval(v, now, &state, &word))
 		return NULL;
+	if (flags & PK_LIST_IDENTITY_ONLY)
+		return pk_vm_data_new_identity(v->id, v->name, v->tpl, state, word);
 	d = pk_vm_data_new();
 	d->id = g_strdup(v->id);
 	d->name = g_strdup(v->name);
-	if (flags & PK_LIST_IDENTITY_ONLY) {
-		d->is_template = v->tpl;
-		d->state = state;
-		d->power_state = g_strdup(word);
-		d->identity_only = TRUE;
-		return d;
-	}
 	d->description = g_strdup(v->desc ? v->desc : "");
 	d->os_type_name = g_strdup(v->os);
 	d->os_type = (guint32)v->ost;
