@@ -594,11 +594,25 @@ static void test_edit(void)
 	g_assert_error(error, PK_ERROR, PRL_ERR_VM_CONFIG_WAS_CHANGED);
 	g_clear_error(&error);
 
-	/* Proxmox's parameter check (400 + errors) and ours. */
-	g_autoptr(pk_vm_data) bad = pk_vm_data_copy(now);
-	g_free(bad->name);
-	bad->name = g_strdup("not a dns name");
-	g_assert_false(pve_driver.vm->commit(c, "340", now, bad, 0, &ref, NULL, &error));
+	/* Names Proxmox would refuse are refused before any request is sent; what only
+	 * Proxmox checks comes back as its 400 + errors. */
+	static const char *const bad_names[] = { "not a dns name", "under_score", "-lead",
+	                                         "trail-", "a..b", ".dot", "dot.", "ümlaut" };
+	for (gsize i = 0; i < G_N_ELEMENTS(bad_names); i++) {
+		g_autoptr(pk_vm_data) bad = pk_vm_data_copy(now);
+		g_free(bad->name);
+		bad->name = g_strdup(bad_names[i]);
+		tp_counters_reset(fake);
+		g_assert_false(pve_driver.vm->commit(c, "340", now, bad, 0, &ref, NULL, &error));
+		g_assert_error(error, PK_ERROR, PRL_ERR_INVALID_PARAM);
+		g_assert_nonnull(strstr(error->message, "is not a valid Proxmox VE VM name"));
+		g_assert_cmpint(tp_counter(fake, "PUT /nodes/{node}/qemu/{vmid}/config"), ==, 0);
+		g_clear_error(&error);
+	}
+	g_autoptr(pk_vm_data) long_name = pk_vm_data_copy(now);
+	g_free(long_name->name);
+	long_name->name = g_strnfill(70, 'a');
+	g_assert_false(pve_driver.vm->commit(c, "340", now, long_name, 0, &ref, NULL, &error));
 	g_assert_error(error, PK_ERROR, PRL_ERR_INVALID_PARAM);
 	g_assert_nonnull(strstr(error->message, "name: value does not look like a valid DNS name"));
 	g_clear_error(&error);
@@ -606,6 +620,13 @@ static void test_edit(void)
 	tiny->ram_mb = 8;
 	g_assert_false(pve_driver.vm->commit(c, "340", now, tiny, 0, &ref, NULL, &error));
 	g_assert_error(error, PK_ERROR, PRL_ERR_INVALID_MEMORY_SIZE);
+	g_clear_error(&error);
+	g_autoptr(pk_vm_data) dotted = pk_vm_data_copy(now);
+	g_free(dotted->name);
+	dotted->name = g_strdup("web-01.example");
+	g_assert_true(pve_driver.vm->commit(c, "340", now, dotted, 0, &ref, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_null(ref);
 	tp_close(c);
 }
 
@@ -739,9 +760,11 @@ static void test_clone_tag_mode(void)
 	g_assert_false(pve_driver.vm->clone(c, "100", "", NULL, 0, &n2, &r2, NULL, &error));
 	g_assert_error(error, PK_ERROR, PRL_ERR_VM_EMPTY_NAME_OF_CLONE);
 	g_clear_error(&error);
+	tp_counters_reset(fake);
 	g_assert_false(pve_driver.vm->clone(c, "102", "bad name!", NULL, 0, &n2, &r2, NULL, &error));
 	g_assert_error(error, PK_ERROR, PRL_ERR_INVALID_PARAM);
-	g_assert_nonnull(strstr(error->message, "name"));
+	g_assert_nonnull(strstr(error->message, "'bad name!' is not a valid Proxmox VE VM name"));
+	g_assert_cmpint(tp_counter(fake, "_total"), ==, 0);   /* refused before any request */
 	g_assert_null(n2);
 	tp_close(c);
 }

@@ -473,10 +473,8 @@ static gboolean pve_vm_commit(pk_conn *c, const char *id, const pk_vm_data *old,
 	g_autoptr(GPtrArray) deletes = g_ptr_array_new();   /* keys to remove, one "delete" */
 
 	if (new_->name != NULL && g_strcmp0(new_->name, old ? old->name : NULL) != 0) {
-		if (*new_->name == '\0') {
-			g_set_error(error, PK_ERROR, PRL_ERR_INVALID_ARG, "the VM name is empty");
+		if (!pve_vm_name_check(new_->name, error))
 			return FALSE;
-		}
 		pk_http_form_add(form, "name", new_->name);
 	}
 	if (g_strcmp0(new_->description ? new_->description : "",
@@ -575,6 +573,8 @@ static gboolean pve_vm_clone(pk_conn *c, const char *id, const char *new_name,
 		g_set_error(error, PK_ERROR, PRL_ERR_VM_EMPTY_NAME_OF_CLONE, "the clone needs a name");
 		return FALSE;
 	}
+	if (!pve_vm_name_check(new_name, error))
+		return FALSE;
 	g_autoptr(pve_inventory) inv = NULL;
 	const pve_resource *r = NULL;
 	if (!pve_vm_locate(pc, id, &inv, &r, cancel, error))

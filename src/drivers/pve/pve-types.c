@@ -573,6 +573,39 @@ char *pve_snapname_encode(const char *name, GError **error)
 	return e;
 }
 
+/* ---------- VM names ---------- */
+
+/* Proxmox's "dns-name" format: dot-separated labels of letters, digits and '-', a label
+ * neither starting nor ending with '-'. */
+gboolean pve_vm_name_check(const char *name, GError **error)
+{
+	if (name == NULL || *name == '\0') {
+		g_set_error(error, PK_ERROR, PRL_ERR_INVALID_ARG, "the VM name is empty");
+		return FALSE;
+	}
+	gboolean ok = TRUE;
+	const char *label = name;
+	for (const char *p = name;; p++) {
+		if (*p == '.' || *p == '\0') {
+			gsize n = (gsize)(p - label);
+			if (n == 0 || label[0] == '-' || p[-1] == '-')
+				ok = FALSE;
+			if (*p == '\0')
+				break;
+			label = p + 1;
+		} else if (!g_ascii_isalnum(*p) && *p != '-') {
+			ok = FALSE;
+		}
+	}
+	if (!ok) {
+		g_autofree char *shown = g_utf8_make_valid(name, -1);
+		g_set_error(error, PK_ERROR, PRL_ERR_INVALID_PARAM,
+		            "'%s' is not a valid Proxmox VE VM name: a name is a DNS name (letters, "
+		            "digits and '-', not first or last, in labels separated by '.')", shown);
+	}
+	return ok;
+}
+
 char *pve_snapdesc_wrap(const char *name, const char *pve_name, const char *description)
 {
 	const char *d = description != NULL ? description : "";
