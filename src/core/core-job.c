@@ -226,6 +226,7 @@ struct pk_job {
 	GMutex lock;
 	GCond cond;                       /* lock: broadcast on accept and on finish */
 	job_state state;                  /* lock */
+	gint finished;                    /* atomic, set with state = FINISHED: seen without lock */
 	gboolean started;                 /* lock: a worker ran (or cancel claimed) the job */
 	gboolean accepted;                /* lock */
 	char *task_ref;                   /* lock (written by the running step only) */
@@ -381,6 +382,7 @@ static gboolean job_finish(pk_job *job, PRL_RESULT code, const char *message)
 	gboolean first = job->state != JOB_FINISHED;
 	if (first) {
 		job->state = JOB_FINISHED;
+		g_atomic_int_set(&job->finished, 1);
 		job->code = code;
 		if (PRL_SUCCEEDED(code)) {
 			job->progress = 100;
@@ -752,7 +754,15 @@ void pk_job_await_task(pk_job *job, const char *task_ref, pk_job_func next)
 
 PRL_RESULT pk_job_wait(pk_job *job, guint32 timeout_ms)
 {
-	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * G_TIME_SPAN_MILLISECOND;
+	gint64 now = g_get_monotonic_time();
+	gint64 deadline = now + (gint64)timeout_ms * G_TIME_SPAN_MILLISECOND;
+	/* Many jobs end within microseconds (in-memory drivers, cached answers). A waiter that
+	 * sleeps must then be woken from the other CPU, which on a virtual machine costs more
+	 * than the job; a short wait that yields between looks costs nothing when the worker
+	 * needs this CPU. */
+	gint64 spin_end = MIN(deadline, now + PK_SPIN_US);
+	while (!g_atomic_int_get(&job->finished) && g_get_monotonic_time() < spin_end)
+		pk_spin_pause();
 	g_mutex_lock(&job->lock);
 	while (job->state != JOB_FINISHED) {
 		if (timeout_ms == G_MAXUINT32)

@@ -3,10 +3,13 @@
 
 #include "core-pool.h"
 
+#include <sched.h>
+
 struct pk_pool {
 	char *name;             /* immutable */
 	guint max;              /* immutable */
 	GAsyncQueue *queue;     /* pk_work*; &quit_work stops one thread */
+	gint spinning;          /* atomic: idle workers still looking before they sleep */
 	GMutex lock;
 	GPtrArray *threads;     /* lock: GThread* */
 	gboolean closing;       /* lock: pk_pool_free started; no new threads */
@@ -18,11 +21,32 @@ static void quit_run(pk_work *w)
 
 static pk_work quit_work = { quit_run };
 
+void pk_spin_pause(void)
+{
+	sched_yield();
+}
+
+/* The next item: looked for a little while before sleeping (see PK_SPIN_US). */
+static pk_work *next_work(pk_pool *pool)
+{
+	pk_work *w = g_async_queue_try_pop(pool->queue);
+	if (w != NULL)
+		return w;
+	g_atomic_int_inc(&pool->spinning);
+	gint64 end = g_get_monotonic_time() + PK_SPIN_US;
+	do {
+		pk_spin_pause();
+		w = g_async_queue_try_pop(pool->queue);
+	} while (w == NULL && g_get_monotonic_time() < end);
+	g_atomic_int_dec_and_test(&pool->spinning);
+	return w != NULL ? w : g_async_queue_pop(pool->queue);
+}
+
 static gpointer worker_main(gpointer data)
 {
 	pk_pool *pool = data;
 	for (;;) {
-		pk_work *w = g_async_queue_pop(pool->queue);
+		pk_work *w = next_work(pool);
 		if (w == &quit_work)
 			break;
 		w->run(w);
@@ -44,13 +68,13 @@ pk_pool *pk_pool_new(const char *name, guint max_threads)
 void pk_pool_push(pk_pool *pool, pk_work *w)
 {
 	g_async_queue_push(pool->queue, w);
-	/* Items beyond the idle workers (length = items − waiting threads): one more thread,
-	 * while below the maximum. */
-	if (g_async_queue_length(pool->queue) <= 0)
+	/* Items beyond the idle workers (length = items − sleeping threads, less those still
+	 * looking): one more thread, while below the maximum. */
+	if (g_async_queue_length(pool->queue) - g_atomic_int_get(&pool->spinning) <= 0)
 		return;
 	g_mutex_lock(&pool->lock);
 	if (!pool->closing && pool->threads->len < pool->max &&
-	    g_async_queue_length(pool->queue) > 0) {
+	    g_async_queue_length(pool->queue) - g_atomic_int_get(&pool->spinning) > 0) {
 		GError *error = NULL;
 		GThread *t = g_thread_try_new(pool->name, worker_main, pool, &error);
 		if (t != NULL) {

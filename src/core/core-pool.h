@@ -11,6 +11,12 @@
 
 G_BEGIN_DECLS
 
+/* How long a thread about to sleep keeps looking for what it waits for (µs), yielding its
+ * CPU between looks (pk_spin_pause): waking a sleeping thread from another CPU costs tens
+ * of µs on a virtual machine, more than most of prlkit's in-memory work. */
+#define PK_SPIN_US 50
+void pk_spin_pause(void);
+
 typedef struct pk_work pk_work;
 struct pk_work {
 	void (*run)(pk_work *w);
