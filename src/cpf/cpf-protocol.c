@@ -234,6 +234,28 @@ depth_exceeds(const char *p, gsize len, guint limit)
 	return FALSE;
 }
 
+/* A string value holding U+0000 anywhere in v (valid JSON; jansson's C strings would end
+ * at it, so "101\u0000x" would silently act on guest "101"). */
+static gboolean has_nul_string(json_t *v)
+{
+	const char *key;
+	json_t *item;
+	gsize i;
+
+	if (json_is_string(v))
+		return strlen(json_string_value(v)) != json_string_length(v);
+	if (json_is_object(v)) {
+		json_object_foreach(v, key, item)
+			if (has_nul_string(item))
+				return TRUE;
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, item)
+			if (has_nul_string(item))
+				return TRUE;
+	}
+	return FALSE;
+}
+
 gboolean
 cpf_request_parse(const char *line, gsize len, guint max_depth, cpf_request *req,
                   cpf_error *err)
@@ -268,7 +290,7 @@ cpf_request_parse(const char *line, gsize len, guint max_depth, cpf_request *req
 		              "parse error: request nested too deeply (limit %u)", max_depth);
 		return FALSE;
 	}
-	root = json_loadb(line, len, JSON_DECODE_ANY, &jerr);
+	root = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	if (!root) {
 		cpf_error_set(err, CPF_CODE_PARSE, PRL_ERR_INVALID_ARG,
 		              "parse error: invalid JSON at column %d: %s", jerr.column, jerr.text);
@@ -291,6 +313,18 @@ cpf_request_parse(const char *line, gsize len, guint max_depth, cpf_request *req
 		json_decref(root);
 		cpf_error_set(err, CPF_CODE_METHOD, PRL_ERR_UNRECOGNIZED_REQUEST,
 		              "method must be a string");
+		return FALSE;
+	}
+	if (has_nul_string(method)) {
+		json_decref(root);
+		cpf_error_set(err, CPF_CODE_METHOD, PRL_ERR_UNRECOGNIZED_REQUEST,
+		              "unknown method: the name contains a NUL character (\\u0000)");
+		return FALSE;
+	}
+	if (has_nul_string(json_object_get(root, "params"))) {
+		json_decref(root);
+		cpf_error_set(err, CPF_CODE_PARAMS, PRL_ERR_INVALID_PARAM,
+		              "invalid params: a string contains a NUL character (\\u0000)");
 		return FALSE;
 	}
 	m = g_strstrip(g_ascii_strdown(json_string_value(method), -1));

@@ -145,6 +145,13 @@ probe("guests/get id blank", req("guests/get", {"id": "  "}), -32602)
 probe("guests/get id empty array", req("guests/get", {"id": []}), -32602)
 probe("guests/get id two-element array", req("guests/get", {"id": [gid, gid]}), -32602)
 probe("guests/get id array of a number", req("guests/get", {"id": [5]}), -32602)
+# U+0000 is valid JSON; a C string would end at it and act on another guest.
+probe("guests/get id with an embedded U+0000", req("guests/get", {"id": gid + "\u0000x"}),
+      -32602, "NUL")
+probe("guests/control id with an embedded U+0000",
+      req("guests/control", {"id": vm + "\u0000", "control": "delete"}), -32602, "NUL")
+probe("method with an embedded U+0000", b'{"method":"guests/list\\u0000x"}', -32601, "NUL")
+probe_ok("U+0000 in an ignored member", b'{"method":"guests/list","id":"a\\u0000b"}')
 r = probe_ok("guests/get id one-element array", req("guests/get", {"id": [gid]}))
 tap.ok(r.get("result", {}).get("id") == gid, "one-element array id resolves the guest", r)
 probe("guests/get unknown guest", req("guests/get", {"id": "no-such-guest-104"}), -32603,
@@ -184,7 +191,7 @@ for what, tid in (("word", "garbage"), ("empty", ""), ("number", 12345), ("null"
                   ("sim-looking", "sim-task-999999"), ("versioned-looking", "pk1:sim:xyz"),
                   ("JSON text", '{"a":1}'), ("control characters", "abc\u0001def"),
                   ("very long", "A" * 5000), ("base64-ish", "cGsxOnNpbTp4eXo="),
-                  ("unicode", "t\u00e2che-\u2603")):
+                  ("unicode", "t\u00e2che-\u2603"), ("U+0000 inside", "pk1\u0000:sim")):
     probe("tasks/get garbage id (%s)" % what, req("tasks/get", {"id": tid}), -32602)
 
 # ---- stdout purity ----
