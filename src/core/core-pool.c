@@ -21,6 +21,8 @@ static void quit_run(pk_work *w)
 
 static pk_work quit_work = { quit_run };
 
+static void grow_if_needed(pk_pool *pool);
+
 void pk_spin_pause(void)
 {
 	sched_yield();
@@ -39,7 +41,11 @@ static pk_work *next_work(pk_pool *pool)
 		w = g_async_queue_try_pop(pool->queue);
 	} while (w == NULL && g_get_monotonic_time() < end);
 	g_atomic_int_dec_and_test(&pool->spinning);
-	return w != NULL ? w : g_async_queue_pop(pool->queue);
+	if (w == NULL)
+		return g_async_queue_pop(pool->queue);
+	/* A push between our pop and the decrement counted on us for its item. */
+	grow_if_needed(pool);
+	return w;
 }
 
 static gpointer worker_main(gpointer data)
@@ -65,16 +71,19 @@ pk_pool *pk_pool_new(const char *name, guint max_threads)
 	return pool;
 }
 
-void pk_pool_push(pk_pool *pool, pk_work *w)
+/* Items beyond the idle workers (length = items − sleeping threads, less those still
+ * looking): one more thread, while below the maximum. */
+static gboolean items_unclaimed(pk_pool *pool)
 {
-	g_async_queue_push(pool->queue, w);
-	/* Items beyond the idle workers (length = items − sleeping threads, less those still
-	 * looking): one more thread, while below the maximum. */
-	if (g_async_queue_length(pool->queue) - g_atomic_int_get(&pool->spinning) <= 0)
+	return g_async_queue_length(pool->queue) - g_atomic_int_get(&pool->spinning) > 0;
+}
+
+static void grow_if_needed(pk_pool *pool)
+{
+	if (!items_unclaimed(pool))
 		return;
 	g_mutex_lock(&pool->lock);
-	if (!pool->closing && pool->threads->len < pool->max &&
-	    g_async_queue_length(pool->queue) - g_atomic_int_get(&pool->spinning) > 0) {
+	if (!pool->closing && pool->threads->len < pool->max && items_unclaimed(pool)) {
 		GError *error = NULL;
 		GThread *t = g_thread_try_new(pool->name, worker_main, pool, &error);
 		if (t != NULL) {
@@ -87,6 +96,12 @@ void pk_pool_push(pk_pool *pool, pk_work *w)
 		}
 	}
 	g_mutex_unlock(&pool->lock);
+}
+
+void pk_pool_push(pk_pool *pool, pk_work *w)
+{
+	g_async_queue_push(pool->queue, w);
+	grow_if_needed(pool);
 }
 
 void pk_pool_free(pk_pool *pool)

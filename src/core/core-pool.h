@@ -27,7 +27,8 @@ typedef struct pk_pool pk_pool;
 pk_pool *pk_pool_new(const char *name, guint max_threads);
 void pk_pool_push(pk_pool *pool, pk_work *w);
 /* Run every queued item, then stop and join the threads. No push may come after (or during)
- * this call except from the items themselves, before they return. */
+ * this call except from the items themselves, before they return. No thread starts from
+ * here on: an item must not wait for one queued after it. */
 void pk_pool_free(pk_pool *pool);
 
 G_END_DECLS

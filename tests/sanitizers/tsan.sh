@@ -16,7 +16,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 builddir=${PRLKIT_TSAN_BUILD_DIR:-$top/_build/tsan}
-default_tests="tests/unit/test-concurrency tests/unit/test-jobs tests/unit/test-events
+default_tests="tests/unit/test-pool tests/unit/test-concurrency tests/unit/test-jobs tests/unit/test-events
 tests/unit/test-taskid tests/unit/test-vm tests/drivers/test-sim tests/cpf/concurrent.py
 tests/cpf/restart.py tests/soak/quick.py tests/fuzz/replay.sh"
 tests=${*:-${TSAN_TESTS:-$default_tests}}
