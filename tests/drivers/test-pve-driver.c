@@ -916,10 +916,10 @@ static void test_snapshot_subtree(void)
 {
 	reset_fake();
 	pk_conn *c = conn_uncached();
-	vm_create(371, "\"snapshots\":[\"a\",\"b\",\"c\"]");
+	vm_create(371, "\"snapshots\":[\"sa\",\"sb\",\"sc\"]");
 	g_autoptr(GError) error = NULL;
 	g_autofree char *ref = NULL;
-	g_assert_true(pve_driver.snap->remove(c, "371", "a", PK_SNAP_WITH_CHILDREN, &ref, NULL, &error));
+	g_assert_true(pve_driver.snap->remove(c, "371", "sa", PK_SNAP_WITH_CHILDREN, &ref, NULL, &error));
 	g_assert_cmpint(tp_task_wait(c, ref, NULL, NULL), ==, PRL_ERR_SUCCESS);
 	g_autoptr(GPtrArray) names = snap_names(c, "371");
 	g_assert_cmpuint(names->len, ==, 0);

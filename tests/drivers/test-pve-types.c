@@ -39,7 +39,7 @@ static void test_snapname_ras(void)
 	g_autofree char *back = pve_snapname_decode(t);
 	g_assert_cmpstr(back, ==, "RAS Template Snapshot");
 	/* Names made in the Proxmox GUI come back unchanged. */
-	const char *gui[] = { "pre-upgrade", "before_update", "x-mas", "daily-2024-01-01", "A", NULL };
+	const char *gui[] = { "pre-upgrade", "before_update", "x-mas", "daily-2024-01-01", "Ab", NULL };
 	for (int i = 0; gui[i]; i++) {
 		g_autofree char *d = pve_snapname_decode(gui[i]);
 		g_assert_cmpstr(d, ==, gui[i]);
@@ -94,6 +94,19 @@ static void test_snapname_limits(void)
 	g_assert_false(pve_snapname_valid("1abc"));
 	g_assert_false(pve_snapname_valid("a b"));
 	g_assert_true(pve_snapname_valid("a-b_c"));
+	/* Proxmox's pve-configid wants two characters at least; it reserves "current" and,
+	 * in any case, "pending": such names are escaped, and still come back. */
+	g_assert_false(pve_snapname_valid("a"));
+	g_assert_true(pve_snapname_valid("ab"));
+	const char *escaped[] = { "a", "Z", "current", "Current", "pending", "PENDING", "Pending" };
+	for (gsize i = 0; i < G_N_ELEMENTS(escaped); i++) {
+		g_autofree char *x = pve_snapname_encode(escaped[i], NULL);
+		g_assert_nonnull(x);
+		g_assert_cmpstr(x, !=, escaped[i]);
+		g_assert_true(pve_snapname_valid(x));
+		g_autofree char *back = pve_snapname_decode(x);
+		g_assert_cmpstr(back, ==, escaped[i]);
+	}
 }
 
 static void test_snapdesc(void)
@@ -173,6 +186,10 @@ static void test_classify(void)
 		{ "you can't start a vm if it's a template", PRL_ERR_CANT_TO_START_VM_TEMPLATE },
 		{ "unable to create template, because VM contains snapshots", PRL_ERR_VM_EDIT_UNABLE_CONVERT_TO_TEMPLATE },
 		{ "detected modified configuration - file changed by other user? Try again.", PRL_ERR_VM_CONFIG_WAS_CHANGED },
+		{ "checksum mismatch (file change by other user?)", PRL_ERR_VM_CONFIG_WAS_CHANGED },
+		{ "checksum missmatch (file change by other user?)", PRL_ERR_VM_CONFIG_WAS_CHANGED },
+		{ "balloon value too large (must be smaller than assigned memory)", PRL_ERR_INVALID_MEMORY_SIZE },
+		{ "Full clone feature is not supported for a snapshot of 'local:100/vm-100-disk-0.raw' (raw)", PRL_ERR_VM_REQUEST_NOT_SUPPORTED },
 		{ "VM 105 already exists", PRL_ERR_VM_ALREADY_REGISTERED_VM_UUID },
 		{ "VM 101 already running", PRL_ERR_VM_ALREADY_RUNNING },
 		{ "VM 101 not running", PRL_ERR_DISP_VM_IS_NOT_RUNNING },
@@ -381,6 +398,11 @@ static void test_settings(void)
 	g_assert_cmpstr(s.username, ==, "root@pam");
 	pve_settings_clear(&s);
 
+	g_assert_true(parse("{\"host\":\"pve1\",\"username\":\"r@pam\",\"password\":\"pw\","
+	                    "\"storage\":\"ceph.pool_1-a\"}", &s, &error));
+	g_assert_cmpstr(s.storage, ==, "ceph.pool_1-a");
+	pve_settings_clear(&s);
+
 	/* Errors name the key and never echo a secret. */
 	struct { const char *json; const char *key; } bad[] = {
 		{ "{\"username\":\"root@pam\",\"password\":\"hunter2-secret\"}", "'host'" },
@@ -395,6 +417,10 @@ static void test_settings(void)
 		{ "{\"host\":\"pve1\",\"username\":\"r@pam\",\"password\":\"hunter2-secret\",\"node\":\"a b\"}", "'node'" },
 		{ "{\"host\":\"pve1\",\"username\":\"r@pam\",\"password\":\"hunter2-secret\",\"template_tag\":\"A B\"}", "'template_tag'" },
 		{ "{\"host\":\"pve1\",\"username\":\"r@pam\",\"password\":\"hunter2-secret\",\"insecure_skip_verify\":\"maybe\"}", "'insecure_skip_verify'" },
+		{ "{\"host\":\"pve1\",\"username\":\"r@pam\",\"password\":\"hunter2-secret\",\"storage\":\"local lvm\"}", "'storage'" },
+		{ "{\"host\":\"pve1\",\"username\":\"r@pam\",\"password\":\"hunter2-secret\",\"storage\":\"1local\"}", "'storage'" },
+		{ "{\"host\":\"pve1\",\"username\":\"r@pam\",\"password\":\"hunter2-secret\",\"storage\":\"local-\"}", "'storage'" },
+		{ "{\"host\":\"pve1\",\"username\":\"a-user-name-far-longer-than-sixty-four-characters-for-a-ticket@pve\",\"password\":\"hunter2-secret\"}", "'username'" },
 	};
 	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
 		g_clear_error(&error);

@@ -38,6 +38,10 @@ PRL_RESULT pve_error_code_for_message(const char *message, PRL_RESULT fallback)
 		{ "snapshot '", "does not exist", PRL_ERR_VM_SNAPSHOT_NOT_FOUND },
 		{ "vm is locked", NULL, PRL_ERR_VM_IS_EXCLUSIVELY_LOCKED },
 		{ "detected modified configuration", NULL, PRL_ERR_VM_CONFIG_WAS_CHANGED },
+		/* PUT config with a stale digest; older releases spell it "missmatch". */
+		{ "checksum mismatch", NULL, PRL_ERR_VM_CONFIG_WAS_CHANGED },
+		{ "checksum missmatch", NULL, PRL_ERR_VM_CONFIG_WAS_CHANGED },
+		{ "balloon value too large", NULL, PRL_ERR_INVALID_MEMORY_SIZE },
 		{ "you can't start a vm if it's a template", NULL, PRL_ERR_CANT_TO_START_VM_TEMPLATE },
 		{ "contains snapshots", NULL, PRL_ERR_VM_EDIT_UNABLE_CONVERT_TO_TEMPLATE },
 		{ "snapshot if it's a template", NULL, PRL_ERR_VM_REQUEST_NOT_SUPPORTED },
@@ -50,6 +54,7 @@ PRL_RESULT pve_error_code_for_message(const char *message, PRL_RESULT fallback)
 		{ "permission check failed", NULL, PRL_ERR_ACCESS_DENIED },
 		{ "interrupted by signal", NULL, PRL_ERR_OPERATION_WAS_CANCELED },
 		{ "linked clone feature is not supported", NULL, PRL_ERR_VM_REQUEST_NOT_SUPPORTED },
+		{ "full clone feature is not supported", NULL, PRL_ERR_VM_REQUEST_NOT_SUPPORTED },
 		{ "no such task", NULL, PRL_ERR_TASK_NOT_FOUND },
 	};
 	if (message == NULL)

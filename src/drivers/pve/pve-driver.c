@@ -479,6 +479,13 @@ static gboolean pve_vm_commit(pk_conn *c, const char *id, const pk_vm_data *old,
 	}
 	if (g_strcmp0(new_->description ? new_->description : "",
 	              old && old->description ? old->description : "") != 0) {
+		if (new_->description != NULL &&
+		    g_utf8_strlen(new_->description, -1) > PVE_DESCRIPTION_MAX) {
+			g_set_error(error, PK_ERROR, PRL_ERR_INVALID_PARAM,
+			            "the description is longer than Proxmox VE's %d characters",
+			            PVE_DESCRIPTION_MAX);
+			return FALSE;
+		}
 		if (new_->description != NULL && *new_->description != '\0')
 			pk_http_form_add(form, "description", new_->description);
 		else

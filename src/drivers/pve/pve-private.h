@@ -148,6 +148,8 @@ char *pve_tags_with(const char *tags, const char *tag, gboolean present);
 char *pve_snapname_encode(const char *name, GError **error);
 char *pve_snapname_decode(const char *pve_name);
 gboolean pve_snapname_valid(const char *pve_name);
+/* A VM's description: Proxmox's limit, in characters. */
+#define PVE_DESCRIPTION_MAX 8192
 /* A VM name Proxmox accepts (its "dns-name" format); checked before any request. */
 gboolean pve_vm_name_check(const char *name, GError **error);
 /* The description stored with a snapshot whose name needed encoding starts with the

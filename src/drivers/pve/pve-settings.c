@@ -62,6 +62,14 @@ static gboolean node_valid(const char *n)
 	           strlen(n);
 }
 
+/* Proxmox's "pve-storage-id". */
+static gboolean storage_id_valid(const char *id)
+{
+	gsize n = strlen(id);
+	return n >= 2 && g_ascii_isalpha(id[0]) && g_ascii_isalnum(id[n - 1]) &&
+	       strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n;
+}
+
 gboolean pve_settings_parse(GHashTable *settings, GUri *uri, pve_settings *out, GError **error)
 {
 	static const char *const template_modes[] = { "tag", "native", NULL };
@@ -133,6 +141,10 @@ gboolean pve_settings_parse(GHashTable *settings, GUri *uri, pve_settings *out, 
 			            "missing required setting 'username' (e.g. root@pam)");
 			goto fail;
 		}
+		if (strlen(out->username) > 64) {   /* POST /access/ticket refuses longer ones */
+			bad(error, "username", "longer than Proxmox's 64 characters");
+			goto fail;
+		}
 	} else {
 		g_set_error(error, PK_ERROR, PRL_ERR_INVALID_PARAM,
 		            "missing required setting 'token_secret' (with 'token_name', an API "
@@ -177,6 +189,11 @@ gboolean pve_settings_parse(GHashTable *settings, GUri *uri, pve_settings *out, 
 		goto fail;
 	out->suspend_mode = strcmp(choice, "pause") == 0 ? PVE_SUSPEND_PAUSE : PVE_SUSPEND_HIBERNATE;
 	out->storage = opt_str(settings, "storage");
+	if (out->storage != NULL && !storage_id_valid(out->storage)) {
+		bad(error, "storage", "not a Proxmox storage id (a letter, then letters, digits, "
+		                      "'-', '_' or '.', ending in a letter or digit)");
+		goto fail;
+	}
 
 	/* Transport */
 	out->ca_file = opt_str(settings, "ca_file");

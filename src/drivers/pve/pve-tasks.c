@@ -164,7 +164,8 @@ static gboolean ref_parse(const char *text, ref_parsed *out, GError **error)
 		goto bad;
 	/* Rebuild a UPID (with a placeholder user) to validate and parse the key. */
 	upid = g_strdup_printf("UPID:%s:%s:-:", out->node, out->key);
-	if (!pve_upid_parse(upid, &out->u))
+	guint first_vm;
+	if (!pve_upid_parse(upid, &out->u) || !pve_vmid_parse(out->u.id, &first_vm))
 		goto bad;
 	return TRUE;
 bad:
@@ -236,7 +237,7 @@ static gboolean task_get(pve_conn *pc, const ref_parsed *r, task_state *st, json
 {
 	g_autoptr(json_t) list = NULL;
 	if (!tasks_since(pc, r->node, (guint)g_ascii_strtoull(r->u.id, NULL, 10), &r->u, &list,
-	                 cancel, error))
+	                 cancel, error))   /* u.id is a VM id: ref_parse checked it */
 		return FALSE;
 	json_t *e = list_find(list, r->key);
 	if (e == NULL) {
@@ -279,12 +280,14 @@ static json_t *tasks_newest(json_t *list, const char *const *types, const char *
 	return best;
 }
 
-/* A task list entry: running when it has no end yet. */
+/* A task list entry: running when it has no end yet (Proxmox lists a running task with
+ * status "RUNNING" and no endtime). */
 static gboolean entry_running(json_t *t)
 {
 	json_t *end = json_object_get(t, "endtime");
 	const char *st = json_string_value(json_object_get(t, "status"));
-	return (end == NULL || json_is_null(end)) && (st == NULL || strcmp(st, "running") == 0);
+	return (end == NULL || json_is_null(end)) &&
+	       (st == NULL || g_ascii_strcasecmp(st, "running") == 0);
 }
 
 static const char *entry_status(json_t *t)
@@ -412,7 +415,10 @@ static gboolean retry_after_lock(pve_conn *pc, const ref_parsed *r, json_t *list
                                  const char *snap, const char *last_failure, pk_task_status *out,
                                  GCancellable *cancel, GError **error)
 {
-	const char *types[] = { ops[step].task_type, NULL };
+	/* A suspend without todisk runs as Proxmox's "qmpause" worker. */
+	const char *type = step == OP_SUSPEND && !ref_get_int(r, "todisk", 0) ? "qmpause"
+	                                                                     : ops[step].task_type;
+	const char *types[] = { type, NULL };
 	json_t *newer = tasks_newest(list, types, r->key);
 	const char *failure = last_failure;
 	if (newer != NULL) {
@@ -785,6 +791,19 @@ gboolean pve_task_status(pk_conn *c, const char *task_ref, pk_task_status *out,
 	return ok;
 }
 
+/* A Proxmox worker type that one of prlkit's operations starts. */
+static gboolean is_own_task_type(const char *type)
+{
+	if (type == NULL)
+		return FALSE;
+	if (strcmp(type, "qmpause") == 0 || strcmp(type, "qmconfig") == 0)
+		return TRUE;
+	for (gsize i = 0; i < G_N_ELEMENTS(ops); i++)
+		if (strcmp(type, ops[i].task_type) == 0)
+			return TRUE;
+	return FALSE;
+}
+
 gboolean pve_task_cancel(pk_conn *c, const char *task_ref, GCancellable *cancel, GError **error)
 {
 	pve_conn *pc = pve_conn_get(c);
@@ -803,12 +822,19 @@ gboolean pve_task_cancel(pk_conn *c, const char *task_ref, GCancellable *cancel,
 	g_autoptr(json_t) first_list = NULL;
 	if (source != r.vmid)
 		tasks_since(pc, r.node, source, &r.u, &first_list, cancel, NULL);
+	/* Only tasks of the user who started the reference, of the kinds prlkit starts: never
+	 * somebody else's backup or migration of the same VM. */
+	json_t *first = list_find(source != r.vmid ? first_list : list, r.key);
+	const char *user = first != NULL ? json_string_value(json_object_get(first, "user")) : NULL;
 	json_t *lists[] = { list, first_list };
 	for (gsize l = 0; l < G_N_ELEMENTS(lists); l++)
 		for (size_t i = 0; lists[l] != NULL && i < json_array_size(lists[l]); i++) {
 			json_t *e = json_array_get(lists[l], i);
 			const char *u = json_string_value(json_object_get(e, "upid"));
-			if (u != NULL && entry_running(e))
+			const char *eu = json_string_value(json_object_get(e, "user"));
+			const char *type = json_string_value(json_object_get(e, "type"));
+			if (u != NULL && entry_running(e) && is_own_task_type(type) &&
+			    (user == NULL || g_strcmp0(eu, user) == 0))
 				g_ptr_array_add(upids, g_strdup(u));
 		}
 	gboolean ok = TRUE;

@@ -54,12 +54,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 API = "/api2/json"
 ALL_PRIVS = [
     "VM.Audit", "VM.PowerMgmt", "VM.Snapshot", "VM.Clone", "VM.Monitor",
-    "VM.Config.Options", "VM.Config.Memory", "VM.Config.CPU", "VM.Allocate",
+    "VM.Config.Options", "VM.Config.Memory", "VM.Config.CPU", "VM.Config.Disk", "VM.Allocate",
     "Datastore.AllocateSpace", "Sys.Audit",
 ]
 DNS_NAME = re.compile(r"^(?=.{1,63}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
                       r"(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$")
-CONFIG_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+CONFIG_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]+$")   # pve-configid: at least 2
 TAG = re.compile(r"^[a-z0-9_][a-z0-9_\-+.]*$", re.I)
 
 
@@ -211,6 +211,8 @@ class Task:
         if not self.running():
             e["endtime"] = self.endtime
             e["status"] = self.exitstatus
+        else:
+            e["status"] = "RUNNING"   # PVE/API2/Tasks.pm fills in an active task's status
         return e
 
     def status(self):
@@ -937,8 +939,7 @@ class Handler(BaseHTTPRequestHandler):
         if g.lock() and not params.get("skiplock"):
             raise HttpError(500, "VM is locked (%s)" % g.lock())
         if params.get("digest") and params["digest"] != g.digest():
-            raise HttpError(500, "detected modified configuration - file changed by other "
-                                 "user? Try again.")
+            raise HttpError(500, "checksum mismatch (file change by other user?)")
 
         def apply():
             for k in ("name", "description", "tags", "ostype", "agent"):
@@ -986,6 +987,8 @@ class Handler(BaseHTTPRequestHandler):
         todisk = want_bool(params, "todisk", errors, False)
         timeout = want_int(params, "timeout", errors, 0, default=60)
         raise_param_errors(errors)
+        if op == "suspend" and todisk:   # the RAM state becomes a volume of the VM
+            self.need(user, "/vms/%d" % g.vmid, "VM.Config.Disk")
         key = "POST status/%s %d" % (op, g.vmid)
 
         def check_lock(allow=()):
@@ -1071,7 +1074,8 @@ class Handler(BaseHTTPRequestHandler):
                     g.agent_running = False
                 else:
                     g.qmpstatus = "paused"
-            return fake.start_task(g.node, "qmsuspend", g.vmid, user, begin, end, match_key=key)
+            return fake.start_task(g.node, "qmsuspend" if todisk else "qmpause", g.vmid, user,
+                                   begin, end, match_key=key)
         if op == "resume":
             hibernated = g.lock() == "suspended"
             if not hibernated and g.status != "running":
@@ -1197,6 +1201,10 @@ class Handler(BaseHTTPRequestHandler):
                 errors["snapname"] = "invalid format - invalid configuration ID '%s'" % name
             vmstate = want_bool(params, "vmstate", errors, False)
             raise_param_errors(errors)
+            if name == "current":
+                raise HttpError(500, "unable to use snapshot name 'current' (reserved name)")
+            if name.lower() == "pending":
+                raise HttpError(500, "unable to use snapshot name 'pending' (reserved name)")
             if g.is_template():
                 raise HttpError(500, "you can't take a snapshot if it's a template")
             key = "POST snapshot %d %s" % (g.vmid, name)
