@@ -27,6 +27,8 @@
 
 #define PK_DEFAULT_WORKERS 16
 #define PK_MAX_WORKERS 256
+/* Status reads of a followed task that may fail in a row before the job gives up. */
+#define PK_JOB_POLL_READ_TRIES 5
 
 /* ---------------------------------------------------------------- runtime ---- */
 
@@ -244,6 +246,8 @@ struct pk_job {
 	pk_job_func func;                 /* the next step */
 	gboolean polling;                 /* task_ref is being followed */
 	gboolean cancel_sent;
+	guint poll_failures;              /* status reads that failed in a row */
+	gboolean outcome_unknown;         /* lock: ended because the task could not be read */
 };
 
 static void job_dispose(pk_object *obj)
@@ -517,11 +521,30 @@ static gboolean job_poll(pk_job *job)
 		if (g_cancellable_is_cancelled(job->cancel)) {
 			g_error_free(error);
 			job_cancelled(job);
-		} else {
-			job_end_error(job, error);
+			return FALSE;
 		}
+		/* A failed read says nothing about the platform's task: read again a few times
+		 * (a dropped connection, a busy API), then give up on the job but not on the
+		 * task: its task id still resolves it from the platform. */
+		gboolean unknown_task = g_error_matches(error, PK_ERROR, PRL_ERR_TASK_NOT_FOUND);
+		if (!unknown_task && ++job->poll_failures < PK_JOB_POLL_READ_TRIES) {
+			PK_DEBUG("task %s: status read %u failed (%s); reading again", job->task_ref,
+			         job->poll_failures, error->message);
+			g_error_free(error);
+			guint ms = pk_drv_task_poll_interval(job->conn, job->task_ref) * job->poll_failures;
+			if (job_schedule_poll(job, MIN(ms, 5000u)))
+				return FALSE;
+			return job_poll(job);   /* stopping: finishes the job */
+		}
+		if (!unknown_task) {
+			g_mutex_lock(&job->lock);
+			job->outcome_unknown = TRUE;
+			g_mutex_unlock(&job->lock);
+		}
+		job_end_error(job, error);
 		return FALSE;
 	}
+	job->poll_failures = 0;
 	if (st.result_vm_id != NULL && *st.result_vm_id != '\0')
 		pk_job_set_vm_id(job, st.result_vm_id);
 	if (!st.finished) {
@@ -861,6 +884,8 @@ PRL_RESULT pk_job_get_task_id(pk_job *job, guint32 timeout_ms, char **out)
 	pk_task_info *t = pk_task_info_new();
 	t->task_ref = g_strdup(job->task_ref);
 	t->target_vm_id = g_strdup(job->vm_id);
+	/* A job that could not read its task carries no outcome: the id asks the platform. */
+	finished = finished && !job->outcome_unknown;
 	t->finished = finished;
 	if (finished) {
 		t->code = job->code;

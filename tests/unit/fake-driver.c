@@ -23,6 +23,8 @@ static struct {
 	gboolean block;            /* lock */
 	PRL_RESULT fail_next;      /* lock */
 	PRL_RESULT fail_next_get;  /* lock */
+	PRL_RESULT fail_status;    /* lock: task status reads fail with it ... */
+	guint fail_status_n;       /* lock: ... this many more times */
 	guint next_task;           /* lock */
 	char *last_task;           /* lock */
 	guint status_calls;        /* atomic */
@@ -111,6 +113,8 @@ void fake_reset(guint n_vms)
 	fk.block = FALSE;
 	fk.fail_next = 0;
 	fk.fail_next_get = 0;
+	fk.fail_status = 0;
+	fk.fail_status_n = 0;
 	for (guint i = 0; i < n_vms; i++) {
 		char *id = g_strdup_printf("vm-%u", i);
 		char *name = g_strdup_printf("VM %u", i);
@@ -151,6 +155,14 @@ void fake_fail_next_get(PRL_RESULT code)
 {
 	g_mutex_lock(&fk.lock);
 	fk.fail_next_get = code;
+	g_mutex_unlock(&fk.lock);
+}
+
+void fake_fail_status(guint n, PRL_RESULT code)
+{
+	g_mutex_lock(&fk.lock);
+	fk.fail_status = code;
+	fk.fail_status_n = n;
 	g_mutex_unlock(&fk.lock);
 }
 
@@ -241,6 +253,15 @@ static gboolean fake_task_status(pk_conn *c, const char *ref, pk_task_status *ou
 {
 	fake_conn *fc = pk_conn_get_private(c);
 	g_atomic_int_inc(&fk.status_calls);
+	g_mutex_lock(&fk.lock);
+	PRL_RESULT fail = fk.fail_status_n > 0 ? fk.fail_status : 0;
+	if (fail != 0)
+		fk.fail_status_n--;
+	g_mutex_unlock(&fk.lock);
+	if (fail != 0) {
+		g_set_error(error, PK_ERROR, fail, "fake: task status read failed");
+		return FALSE;
+	}
 	if (ref == NULL || strchr(ref, '/') != NULL || strncmp(ref, "fake-task-", 10) != 0) {
 		g_set_error(error, PK_ERROR, PRL_ERR_TASK_NOT_FOUND, "no task '%s'", ref);
 		return FALSE;

@@ -28,6 +28,8 @@ void fake_set_block(gboolean block);
 void fake_fail_next(PRL_RESULT code);
 /* The next vm->get fails with code (once); 0 = none. */
 void fake_fail_next_get(PRL_RESULT code);
+/* The next n task status reads fail with code (not the task: reading it). */
+void fake_fail_status(guint n, PRL_RESULT code);
 /* Finish a manual task (in its file; any process). */
 void fake_task_finish(const char *dir, const char *task_ref, PRL_RESULT code,
                       const char *message);

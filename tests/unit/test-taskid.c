@@ -487,6 +487,74 @@ static void test_cross_process_finished_outcome(void)
 	rt_deinit_and_check_leaks();
 }
 
+/* Reading a task's status can fail without the task failing: the job reads again; when it
+ * gives up, its task id carries no outcome and still resolves from the platform. */
+/* Waits for job (kept) and returns its code. */
+static PRL_RESULT job_code(PRL_HANDLE job)
+{
+	PRL_RESULT rc = PRL_ERR_UNINITIALIZED;
+	g_assert_cmpint(PrlJob_Wait(job, 30000), ==, PRL_ERR_SUCCESS);
+	g_assert_cmpint(PrlJob_GetRetCode(job, &rc), ==, PRL_ERR_SUCCESS);
+	return rc;
+}
+
+static void test_status_read_failures(void)
+{
+	rt_init();
+	fake_reset(2);
+	PRL_HANDLE srv = rt_connect_fake(dir, NULL);
+	PRL_HANDLE vm = rt_vm(srv, "vm-0");
+
+	/* Two failed reads, then the task is seen finishing: the job succeeds. */
+	fake_set_task_mode(3);
+	fake_fail_status(2, PRL_ERR_CANT_CONNECT_TO_DISPATCHER);
+	PRL_HANDLE job = PrlVm_Start(vm);
+	g_assert_cmpint(job_code(job), ==, PRL_ERR_SUCCESS);
+	char *id = job_task_id(job, 0);
+	pk_task_info *t = NULL;
+	g_assert_true(pk_task_id_decode(id, &t, NULL));
+	g_assert_true(t->finished);
+	g_assert_cmpint(t->code, ==, PRL_ERR_SUCCESS);
+	pk_task_info_free(t);
+	g_free(id);
+	PrlHandle_Free(job);
+
+	/* Reads keep failing: the job gives up, the id does not claim the task failed. */
+	fake_set_task_mode(-1);
+	fake_fail_status(1000, PRL_ERR_CANT_CONNECT_TO_DISPATCHER);
+	guint before = fake_status_calls();
+	job = PrlVm_Stop(vm, PRL_FALSE);
+	g_assert_cmpint(job_code(job), ==, PRL_ERR_CANT_CONNECT_TO_DISPATCHER);
+	g_assert_cmpuint(fake_status_calls() - before, >, 1);
+	id = job_task_id(job, 0);
+	g_assert_true(pk_task_id_decode(id, &t, NULL));
+	g_assert_false(t->finished);
+	pk_task_info_free(t);
+	fake_fail_status(0, 0);
+	char *ref = fake_last_task();
+	fake_task_finish(dir, ref, PRL_ERR_SUCCESS, NULL);
+	g_free(ref);
+	char *out = run_child("--child-info", fake_uri, id);
+	g_assert_cmpstr(out, ==, "finished 0 vm-0 0");
+	g_free(out);
+	g_free(id);
+	PrlHandle_Free(job);
+
+	/* A task the platform does not know ends the job at once. */
+	fake_set_task_mode(-1);
+	fake_fail_status(1000, PRL_ERR_TASK_NOT_FOUND);
+	before = fake_status_calls();
+	job = PrlVm_Start(vm);
+	g_assert_cmpint(job_code(job), ==, PRL_ERR_TASK_NOT_FOUND);
+	g_assert_cmpuint(fake_status_calls() - before, ==, 1);
+	fake_fail_status(0, 0);
+	PrlHandle_Free(job);
+
+	PrlHandle_Free(vm);
+	rt_logoff_free(srv);
+	rt_deinit_and_check_leaks();
+}
+
 /* The sim driver keeps its tasks in its state directory: resolve one in a child. */
 static void test_sim_cross_process(void)
 {
@@ -560,6 +628,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/taskid/cross-process/finished-outcome",
 	                test_cross_process_finished_outcome);
 	g_test_add_func("/taskid/cross-process/sim", test_sim_cross_process);
+	g_test_add_func("/taskid/status-read-failures", test_status_read_failures);
 	int r = g_test_run();
 	g_free(fake_uri);
 	g_free(dir);
