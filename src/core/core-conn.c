@@ -40,6 +40,7 @@ struct pk_conn {
 	pk_server *server;              /* lock: weak; cleared before the server is freed */
 	GHashTable *vms;                /* lock: id → pk_vm* (weak; keys owned by the VMs) */
 	GHashTable *states;             /* lock: id → last VIRTUAL_MACHINE_STATE reported */
+	GHashTable *lifecycle;          /* lock: id → last lifecycle_mark reported */
 	GThread *watch;                 /* lock: the driver's watch thread, or NULL */
 };
 
@@ -244,6 +245,7 @@ pk_conn *pk_conn_new(const pk_driver *drv, GUri *uri, GHashTable *settings)
 	c->state = CONN_NEW;
 	c->vms = g_hash_table_new(g_str_hash, g_str_equal);
 	c->states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	c->lifecycle = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	return c;
 }
 
@@ -265,6 +267,7 @@ void pk_conn_unref(pk_conn *c)
 	g_hash_table_unref(c->settings);
 	g_hash_table_unref(c->vms);
 	g_hash_table_unref(c->states);
+	g_hash_table_unref(c->lifecycle);
 	g_object_unref(c->watch_cancel);
 	g_free(c->identity);
 	g_free(c->session_uuid);
@@ -579,9 +582,46 @@ void pk_conn_emit_vm_state(pk_conn *c, const char *vm_id, VIRTUAL_MACHINE_STATE 
 	emit_state(c, vm_id, state, VMS_UNKNOWN);
 }
 
+/* A VM's creation or deletion reported to handlers, and when. */
+typedef struct {
+	PRL_EVENT_TYPE type;
+	gint64 at_us;
+} lifecycle_mark;
+
+#define LIFECYCLE_KEEP 1024                        /* marks kept before old ones go */
+#define LIFECYCLE_AGE_US (10 * G_TIME_SPAN_MINUTE)  /* "old" */
+
+static gboolean mark_is_old(gpointer key, gpointer value, gpointer now)
+{
+	return *(gint64 *)now - ((lifecycle_mark *)value)->at_us > LIFECYCLE_AGE_US;
+}
+
+/* Whether this added/deleted event is news. Both the driver's event source and the job that
+ * did the work report a clone or a delete: handlers hear of it once. */
+static gboolean lifecycle_news(pk_conn *c, const char *vm_id, PRL_EVENT_TYPE type)
+{
+	gint64 now = g_get_monotonic_time();
+	g_mutex_lock(&c->lock);
+	lifecycle_mark *m = g_hash_table_lookup(c->lifecycle, vm_id);
+	gboolean news = m == NULL || m->type != type;
+	if (m == NULL) {
+		if (g_hash_table_size(c->lifecycle) >= LIFECYCLE_KEEP)
+			g_hash_table_foreach_remove(c->lifecycle, mark_is_old, &now);
+		m = g_new(lifecycle_mark, 1);
+		g_hash_table_insert(c->lifecycle, g_strdup(vm_id), m);
+	}
+	m->type = type;
+	m->at_us = now;
+	g_mutex_unlock(&c->lock);
+	return news;
+}
+
 void pk_conn_emit_vm_event(pk_conn *c, const char *vm_id, PRL_EVENT_TYPE type)
 {
 	if (c == NULL || vm_id == NULL || *vm_id == '\0')
+		return;
+	if ((type == PET_DSP_EVT_VM_ADDED || type == PET_DSP_EVT_VM_DELETED) &&
+	    !lifecycle_news(c, vm_id, type))
 		return;
 	pk_server *srv;
 	pk_vm *vm;

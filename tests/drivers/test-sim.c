@@ -1774,6 +1774,76 @@ test_api_events(void)
 	g_mutex_clear(&log.lock);
 }
 
+static guint
+event_count(event_log *log, const char *line)
+{
+	guint n = 0;
+
+	g_mutex_lock(&log->lock);
+	for (guint i = 0; i < log->seen->len; i++)
+		n += strcmp(g_ptr_array_index(log->seen, i), line) == 0;
+	g_mutex_unlock(&log->lock);
+	return n;
+}
+
+/* A clone and a delete made through the same connection are heard of twice inside prlkit
+ * (the finished job, the watcher): handlers get one VM_ADDED and one VM_DELETED. */
+static void
+test_api_events_once(void)
+{
+	g_autofree char *dir = ts_new_dir("events-once");
+	g_autofree char *uri = ts_uri(dir, "speed=0.01");
+	event_log log = { .seen = g_ptr_array_new_with_free_func(g_free) };
+	PRL_HANDLE srv, res, gold = PRL_INVALID_HANDLE, clone;
+	PRL_UINT32 n = 0, len;
+	char name[256], id[256];
+
+	g_mutex_init(&log.lock);
+	g_cond_init(&log.cond);
+	api_begin();
+	srv = api_connect(uri);
+	g_assert_cmpint(PrlSrv_RegEventHandler(srv, on_event, &log), ==, PRL_ERR_SUCCESS);
+	res = job_done(PrlSrv_GetVmList(srv), PRL_ERR_SUCCESS);
+	g_assert_cmpint(PrlResult_GetParamsCount(res, &n), ==, PRL_ERR_SUCCESS);
+	for (PRL_UINT32 i = 0; i < n && gold == PRL_INVALID_HANDLE; i++) {
+		PRL_HANDLE h;
+		g_assert_cmpint(PrlResult_GetParamByIndex(res, i, &h), ==, PRL_ERR_SUCCESS);
+		len = sizeof(name);
+		g_assert_cmpint(PrlVmCfg_GetName(h, name, &len), ==, PRL_ERR_SUCCESS);
+		if (strcmp(name, GOLD) == 0)
+			gold = h;
+		else
+			PrlHandle_Free(h);
+	}
+	PrlHandle_Free(res);
+	g_assert_true(gold != PRL_INVALID_HANDLE);
+
+	res = job_done(PrlVm_CloneEx(gold, "evented-once", NULL, PCVF_LINKED_CLONE), PRL_ERR_SUCCESS);
+	g_assert_cmpint(PrlResult_GetParam(res, &clone), ==, PRL_ERR_SUCCESS);
+	PrlHandle_Free(res);
+	len = sizeof(id);
+	g_assert_cmpint(PrlVmCfg_GetUuid(clone, id, &len), ==, PRL_ERR_SUCCESS);
+	g_autofree char *added = g_strdup_printf("%d %s 0", PET_DSP_EVT_VM_ADDED, id);
+	g_autofree char *deleted = g_strdup_printf("%d %s 0", PET_DSP_EVT_VM_DELETED, id);
+	g_assert_true(event_seen(&log, added));
+	res = job_done(PrlVm_Delete(clone, PRL_INVALID_HANDLE), PRL_ERR_SUCCESS);
+	PrlHandle_Free(res);
+	g_assert_true(event_seen(&log, deleted));
+	/* Long enough for the watcher (every few ms at this speed) to have looked many times. */
+	g_usleep(300 * 1000);
+	g_assert_cmpuint(event_count(&log, added), ==, 1);
+	g_assert_cmpuint(event_count(&log, deleted), ==, 1);
+
+	PrlHandle_Free(clone);
+	PrlHandle_Free(gold);
+	g_assert_cmpint(PrlSrv_UnregEventHandler(srv, on_event, &log), ==, PRL_ERR_SUCCESS);
+	api_disconnect(srv);
+	api_end();
+	g_ptr_array_unref(log.seen);
+	g_cond_clear(&log.cond);
+	g_mutex_clear(&log.lock);
+}
+
 /* A job's task id resolves through PrlSrv_GetTaskInfo on another connection. */
 static void
 test_api_task_id(void)
@@ -1869,6 +1939,7 @@ main(int argc, char **argv)
 	g_test_add_func("/sim/scale/10000", test_scale_10000);
 	g_test_add_func("/sim/api/login-local", test_api_login_local);
 	g_test_add_func("/sim/api/events", test_api_events);
+	g_test_add_func("/sim/api/events-once", test_api_events_once);
 	g_test_add_func("/sim/api/task-id", test_api_task_id);
 	return g_test_run();
 }
