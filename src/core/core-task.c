@@ -325,14 +325,25 @@ static gboolean info_step(pk_job *job, gpointer data, GCancellable *cancel, GErr
 		pk_vm_data *d = NULL;
 		GError *local = NULL;
 		if (is_clone(t->op) && target != NULL) {
-			/* The clone may be gone since: the task still completed. */
+			/* The clone may be gone since: the task still completed, and it still made
+			 * that VM (a handle with just its id). */
+			pk_vm *vm = NULL;
 			if (pk_drv_vm_get(c, target, 0, &d, cancel, &local)) {
-				pk_vm *vm = pk_vm_from_data(c, pk_job_get_server(job), d);
-				pk_result_add_object(res, vm);
-				pk_object_unref(vm);
+				vm = pk_vm_from_data(c, pk_job_get_server(job), d);
 			} else {
 				PK_DEBUG("task result VM %s: %s", target, local->message);
+				if (g_error_matches(local, PK_ERROR, PRL_ERR_VM_UUID_NOT_FOUND)) {
+					vm = pk_conn_lookup_vm(c, target);
+					if (vm == NULL)
+						vm = pk_vm_from_data(c, pk_job_get_server(job),
+						                     pk_vm_data_new_identity(target, NULL, FALSE,
+						                                             VMS_UNKNOWN, NULL));
+				}
 				g_error_free(local);
+			}
+			if (vm != NULL) {
+				pk_result_add_object(res, vm);
+				pk_object_unref(vm);
 			}
 		}
 	}

@@ -112,6 +112,9 @@ ok_task("convert is_template:true (\"true\" string)",
 tap.ok(p.result("guests/get", {"id": vm})["is_template"] is True, "exit: template again")
 
 # ---- Create host (versioning) ----
+clone_tasks = {}   # clone id -> the task that made it
+
+
 def create_host(name, snapshot, **extra):
     params = {"id": vm, "name": name}
     if snapshot is not Ellipsis:
@@ -126,6 +129,7 @@ def create_host(name, snapshot, **extra):
         return None
     cid = out["output"].get("clone_id")
     tap.ok(cid == res.get("clone_id"), "clone %s: output.clone_id matches" % name, out)
+    clone_tasks[cid] = res.get("task_id")
     c = p.result("guests/get", {"id": cid})
     tap.ok(c["name"] == name and c["is_template"] is False and not guest_problems(c),
            "clone %s: a VM with the asked name" % name, c)
@@ -181,6 +185,10 @@ if cid:
     tap.ok(r.get("error", {}).get("code") == -32603 and
            "PRL_ERR_VM_UUID_NOT_FOUND" in r["error"]["message"],
            "get of a deleted guest: -32603 not found", r)
+    r = p.call("tasks/get", {"id": clone_tasks[cid]})
+    tap.ok(r.get("result", {}).get("state") == "completed" and
+           r["result"].get("output", {}).get("clone_id") == cid,
+           "the clone's task, asked again after the clone was deleted: still its clone_id", r)
 
 # ---- disconnect ----
 tap.ok(p.call("provider/disconnect") == {"result": {}}, "disconnect")
