@@ -739,6 +739,13 @@ static void test_clone_tag_mode(void)
 	g_assert_cmpstr(g_ptr_array_index(d->macs, 0), !=, g_ptr_array_index(src->macs, 0));
 	g_autoptr(json_t) fv = tp_vm(fake, (guint)g_ascii_strtoull(new_id, NULL, 10));
 	g_assert_true(json_is_null(json_object_get(fv, "linked_from")));
+	/* Deleted later, the clone's task still completed and still names it. */
+	g_autofree char *del_ref = NULL;
+	g_assert_true(pve_driver.vm->remove(c, new_id, 0, &del_ref, NULL, &error));
+	g_assert_cmpint(tp_task_wait(c, del_ref, NULL, NULL), ==, PRL_ERR_SUCCESS);
+	g_clear_pointer(&result, g_free);
+	g_assert_cmpint(tp_task_wait(c, ref, NULL, &result), ==, PRL_ERR_SUCCESS);
+	g_assert_cmpstr(result, ==, new_id);
 
 	/* To a template: the clone keeps the tag. */
 	g_clear_pointer(&new_id, g_free);

@@ -684,8 +684,18 @@ static gboolean resolve_clone(pve_conn *pc, const ref_parsed *r, pk_task_status 
 	const char *tag = ref_get(r, "tag");
 	g_autofree char *path = pve_vm_path(target, newid, "/config");
 	g_autoptr(json_t) conf = NULL;
-	if (!pve_api_call(pc->api, "GET", path, NULL, PVE_CALL_VM, &conf, cancel, error))
-		return FALSE;
+	GError *gone = NULL;
+	if (!pve_api_call(pc->api, "GET", path, NULL, PVE_CALL_VM, &conf, cancel, &gone)) {
+		if (!g_error_matches(gone, PK_ERROR, PRL_ERR_VM_UUID_NOT_FOUND)) {
+			g_propagate_error(error, gone);
+			return FALSE;
+		}
+		/* Proxmox made the clone and someone deleted it since: the clone task completed
+		 * (nothing is left to fix up). */
+		g_error_free(gone);
+		out_done(out, new_id);
+		return TRUE;
+	}
 
 	const char *tags = json_string_value(json_object_get(conf, "tags"));
 	if (tag != NULL && pve_tags_has(tags, tag) != want_tag) {
