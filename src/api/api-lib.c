@@ -10,6 +10,7 @@
 #include "prlkit/PrlApi.h"
 #include "core-api.h"
 #include "core-error.h"
+#include "core-job.h"
 #include "core-object.h"
 #include "core-result.h"
 #include "util-log.h"
@@ -198,6 +199,9 @@ PRL_METHOD(PrlDbg_GetHandlesNum)(PRL_UINT32_PTR pNum, PRL_HANDLE_TYPE type)
 {
 	if (pNum == NULL)
 		return PRL_ERR_INVALID_ARG;
+	/* Events queued for handlers hold references until delivered: a program that freed
+	 * everything counts what it still holds, not what the event thread is about to drop. */
+	pk_runtime_wait_deliveries(2000);
 	*pNum = pk_handle_count(type);
 	return PRL_ERR_SUCCESS;
 }

@@ -190,6 +190,19 @@ void pk_runtime_delivery_begin(void)
 	g_atomic_int_inc(&rt.deliveries);
 }
 
+gboolean pk_runtime_wait_deliveries(guint timeout_ms)
+{
+	if (g_private_get(&event_thread_mark) != NULL)
+		return g_atomic_int_get(&rt.deliveries) == 0;   /* it would wait for itself */
+	gint64 end = g_get_monotonic_time() + (gint64)timeout_ms * G_TIME_SPAN_MILLISECOND;
+	g_mutex_lock(&rt.idle_lock);
+	while (g_atomic_int_get(&rt.deliveries) > 0 && g_cond_wait_until(&rt.idle, &rt.idle_lock, end))
+		;
+	gboolean idle = g_atomic_int_get(&rt.deliveries) == 0;
+	g_mutex_unlock(&rt.idle_lock);
+	return idle;
+}
+
 void pk_runtime_delivery_end(void)
 {
 	if (g_atomic_int_dec_and_test(&rt.deliveries)) {

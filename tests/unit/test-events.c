@@ -511,6 +511,35 @@ static void test_resync(void)
 	recorder_clear(&r);
 }
 
+static PRL_RESULT slow_handler(PRL_HANDLE h, PRL_VOID_PTR data)
+{
+	g_usleep(2000);
+	PrlHandle_Free(h);
+	return PRL_ERR_SUCCESS;
+}
+
+/* A program that frees every handle it holds counts 0, though events for its (slow) handler
+ * were still queued, each holding a reference, when it freed them. */
+static void test_count_after_free(void)
+{
+	rt_init();
+	fake_reset(20);
+	for (int round = 0; round < 3; round++) {
+		PRL_HANDLE srv = rt_connect_fake(dir, NULL);
+		g_assert_cmpint(PrlSrv_RegEventHandler(srv, slow_handler, NULL), ==, PRL_ERR_SUCCESS);
+		for (int i = 0; i < 5; i++) {
+			PRL_HANDLE res = PRL_INVALID_HANDLE;
+			g_assert_cmpint(rt_wait(PrlSrv_GetVmList(srv), &res), ==, PRL_ERR_SUCCESS);
+			PrlHandle_Free(res);
+		}
+		rt_logoff_free(srv);   /* the handler stays registered: deliveries still queued */
+		PRL_UINT32 n = 1;
+		g_assert_cmpint(PrlDbg_GetHandlesNum(&n, PHT_ERROR), ==, PRL_ERR_SUCCESS);
+		g_assert_cmpuint(n, ==, 0);
+	}
+	rt_deinit_and_check_leaks();
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -521,6 +550,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/events/unregister", test_unregister);
 	g_test_add_func("/events/handler-frees-server", test_handler_frees_server);
 	g_test_add_func("/events/resync", test_resync);
+	g_test_add_func("/events/count-after-free", test_count_after_free);
 	int r = g_test_run();
 	g_free(dir);
 	return r;
