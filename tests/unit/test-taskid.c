@@ -408,9 +408,10 @@ static void test_cross_process_clone(void)
 	char *ref = fake_last_task();
 	fake_task_finish(dir, ref, PRL_ERR_SUCCESS, NULL);
 	g_free(ref);
-	/* The child's fake inventory has no clone-1 (it lives in our memory): no VM handle. */
+	/* The child's fake inventory has no clone-1 (it lives in our memory), as if it had been
+	 * deleted since: the task still completed and still names it (a handle with its id). */
 	out = run_child("--child-info", fake_uri, id);
-	g_assert_cmpstr(out, ==, "finished 0 clone-1 0");
+	g_assert_cmpstr(out, ==, "finished 0 clone-1 1");
 	g_free(out);
 
 	/* here the clone exists: the result param is its handle */
