@@ -260,6 +260,8 @@ struct pk_job {
 	gboolean polling;                 /* task_ref is being followed */
 	gboolean cancel_sent;
 	guint poll_failures;              /* status reads that failed in a row */
+	gboolean cancel_refused;          /* the platform would not cancel the followed task:
+	                                   * the job follows it to its real end */
 	gboolean outcome_unknown;         /* lock: ended because the task could not be read */
 };
 
@@ -451,18 +453,37 @@ static void job_end_error(pk_job *job, GError *error)
 	g_error_free(error);
 }
 
-static void job_cancelled(pk_job *job)
+/* A cancel the job still has to act on (not one the platform refused). */
+static gboolean job_cancel_pending(pk_job *job)
+{
+	return !job->cancel_refused && g_cancellable_is_cancelled(job->cancel);
+}
+
+/* What the job's driver calls may be interrupted by: nothing once a cancel was refused. */
+static GCancellable *job_cancellable(pk_job *job)
+{
+	return job->cancel_refused ? NULL : job->cancel;
+}
+
+/* The job was asked to stop. A followed platform task is cancelled there first; a task the
+ * platform will not cancel (or could not be reached about) goes on, and so does the job,
+ * to report what really happened: FALSE then, else the job ended (TRUE). */
+static gboolean job_cancelled(pk_job *job)
 {
 	if (job->polling && !job->cancel_sent && job->conn != NULL &&
 	    pk_drv_has_task_cancel(job->conn)) {
 		GError *error = NULL;
 		job->cancel_sent = TRUE;
 		if (!pk_drv_task_cancel(job->conn, job->task_ref, NULL, &error)) {
-			PK_DEBUG("cancelling task %s: %s", job->task_ref, error->message);
+			PK_DEBUG("cancelling task %s: %s; following it to its end", job->task_ref,
+			         error->message);
 			g_error_free(error);
+			job->cancel_refused = TRUE;
+			return FALSE;
 		}
 	}
 	job_end(job, PRL_ERR_OPERATION_WAS_CANCELED, "the operation was cancelled");
+	return TRUE;
 }
 
 static gboolean timer_fired(gpointer data)
@@ -489,7 +510,7 @@ static gboolean job_schedule_poll(pk_job *job, guint ms)
 	g_mutex_unlock(&rt.state_lock);
 	g_mutex_unlock(&job->lock);
 	/* A cancel that came before the timer was armed found nothing to wake. */
-	if (armed && g_cancellable_is_cancelled(job->cancel))
+	if (armed && job_cancel_pending(job))
 		job_wake(job);
 	return armed;
 }
@@ -529,12 +550,13 @@ static gboolean job_poll(pk_job *job)
 	}
 	GError *error = NULL;
 	pk_task_status st = { 0 };
-	if (!pk_drv_task_status(job->conn, job->task_ref, &st, job->cancel, &error)) {
+	if (!pk_drv_task_status(job->conn, job->task_ref, &st, job_cancellable(job), &error)) {
 		pk_task_status_clear(&st);
-		if (g_cancellable_is_cancelled(job->cancel)) {
+		if (job_cancel_pending(job)) {
 			g_error_free(error);
-			job_cancelled(job);
-			return FALSE;
+			if (job_cancelled(job))
+				return FALSE;
+			return job_poll(job);   /* refused: read again, uninterrupted */
 		}
 		/* A failed read says nothing about the platform's task: read again a few times
 		 * (a dropped connection, a busy API), then give up on the job but not on the
@@ -582,10 +604,8 @@ static gboolean job_poll(pk_job *job)
 static void job_steps(pk_job *job)
 {
 	for (;;) {
-		if (g_cancellable_is_cancelled(job->cancel)) {
-			job_cancelled(job);
+		if (job_cancel_pending(job) && job_cancelled(job))
 			return;
-		}
 		if (job->polling && !job_poll(job))
 			return;
 		pk_job_func fn = job->func;
@@ -595,10 +615,13 @@ static void job_steps(pk_job *job)
 			return;
 		}
 		GError *error = NULL;
-		if (!fn(job, job->data, job->cancel, &error)) {
-			if (job->polling && g_cancellable_is_cancelled(job->cancel)) {
+		if (!fn(job, job->data, job_cancellable(job), &error)) {
+			if (job->polling && job_cancel_pending(job)) {
+				/* The interrupted step cannot be redone: the job ends even if the
+				 * platform refused to cancel its task. */
 				g_clear_error(&error);
-				job_cancelled(job);
+				if (!job_cancelled(job))
+					job_end(job, PRL_ERR_OPERATION_WAS_CANCELED, "the operation was cancelled");
 			} else {
 				job_end_error(job, error);
 			}
@@ -720,7 +743,7 @@ pk_conn *pk_job_get_conn(pk_job *job)
 
 GCancellable *pk_job_get_cancellable(pk_job *job)
 {
-	return job->cancel;
+	return job_cancellable(job);
 }
 
 pk_result *pk_job_get_result(pk_job *job)

@@ -25,6 +25,7 @@ static struct {
 	PRL_RESULT fail_next_get;  /* lock */
 	PRL_RESULT fail_status;    /* lock: task status reads fail with it ... */
 	guint fail_status_n;       /* lock: ... this many more times */
+	gboolean refuse_cancel;    /* lock: task cancels fail (the task goes on) */
 	guint next_task;           /* lock */
 	char *last_task;           /* lock */
 	guint status_calls;        /* atomic */
@@ -115,6 +116,7 @@ void fake_reset(guint n_vms)
 	fk.fail_next_get = 0;
 	fk.fail_status = 0;
 	fk.fail_status_n = 0;
+	fk.refuse_cancel = FALSE;
 	for (guint i = 0; i < n_vms; i++) {
 		char *id = g_strdup_printf("vm-%u", i);
 		char *name = g_strdup_printf("VM %u", i);
@@ -163,6 +165,13 @@ void fake_fail_status(guint n, PRL_RESULT code)
 	g_mutex_lock(&fk.lock);
 	fk.fail_status = code;
 	fk.fail_status_n = n;
+	g_mutex_unlock(&fk.lock);
+}
+
+void fake_refuse_cancel(gboolean refuse)
+{
+	g_mutex_lock(&fk.lock);
+	fk.refuse_cancel = refuse;
 	g_mutex_unlock(&fk.lock);
 }
 
@@ -298,6 +307,14 @@ static gboolean fake_task_cancel(pk_conn *c, const char *ref, GCancellable *canc
 {
 	fake_conn *fc = pk_conn_get_private(c);
 	g_atomic_int_inc(&fk.cancel_calls);
+	g_mutex_lock(&fk.lock);
+	gboolean refuse = fk.refuse_cancel;
+	g_mutex_unlock(&fk.lock);
+	if (refuse) {
+		g_set_error(error, PK_ERROR, PRL_ERR_INVALID_ACTION_REQUESTED,
+		            "fake: this task cannot be cancelled");
+		return FALSE;
+	}
 	fake_task_finish(fc->dir, ref, PRL_ERR_OPERATION_WAS_CANCELED, "cancelled");
 	return TRUE;
 }

@@ -30,6 +30,8 @@ void fake_fail_next(PRL_RESULT code);
 void fake_fail_next_get(PRL_RESULT code);
 /* The next n task status reads fail with code (not the task: reading it). */
 void fake_fail_status(guint n, PRL_RESULT code);
+/* Task cancels fail with PRL_ERR_INVALID_ACTION_REQUESTED; the task goes on. */
+void fake_refuse_cancel(gboolean refuse);
 /* Finish a manual task (in its file; any process). */
 void fake_task_finish(const char *dir, const char *task_ref, PRL_RESULT code,
                       const char *message);

@@ -259,6 +259,33 @@ static void test_cancel_backend_task(void)
 	rt_deinit_and_check_leaks();
 }
 
+/* A task the platform will not cancel goes on: the job follows it and reports how it really
+ * ended, not "cancelled". */
+static void test_cancel_refused(void)
+{
+	rt_init();
+	fake_reset(2);
+	fake_set_task_mode(-1);
+	fake_refuse_cancel(TRUE);
+	PRL_HANDLE srv = rt_connect_fake(dir, NULL);
+	PRL_HANDLE vm = rt_vm(srv, "vm-0");
+	PRL_HANDLE job = PrlVm_Start(vm);
+	PRL_UINT32 len = 0;
+	g_assert_cmpint(PrlJob_GetTaskId(job, 20000, NULL, &len), ==, PRL_ERR_SUCCESS);
+	guint before = fake_cancel_calls();
+	g_assert_cmpint(rt_wait(PrlJob_Cancel(job), NULL), ==, PRL_ERR_SUCCESS);
+	g_assert_cmpint(PrlJob_Wait(job, 100), ==, PRL_ERR_TIMEOUT);   /* still following */
+	g_assert_cmpuint(fake_cancel_calls(), ==, before + 1);
+	char *ref = fake_last_task();
+	fake_task_finish(dir, ref, PRL_ERR_SUCCESS, NULL);
+	g_free(ref);
+	g_assert_cmpint(rt_wait(job, NULL), ==, PRL_ERR_SUCCESS);
+	fake_refuse_cancel(FALSE);
+	PrlHandle_Free(vm);
+	rt_logoff_free(srv);
+	rt_deinit_and_check_leaks();
+}
+
 /* Runs in a child process started with PRLKIT_WORKERS=1 (see main). */
 static void cancel_queued_child(void)
 {
@@ -444,6 +471,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/jobs/wait-timeout-does-not-cancel", test_wait_timeout_does_not_cancel);
 	g_test_add_func("/jobs/cancel-blocked-op", test_cancel_blocked_op);
 	g_test_add_func("/jobs/cancel-backend-task", test_cancel_backend_task);
+	g_test_add_func("/jobs/cancel-refused", test_cancel_refused);
 	g_test_add_func("/jobs/cancel-queued", test_cancel_queued);
 	g_test_add_func("/jobs/failure-error-event", test_failure_error_event);
 	g_test_add_func("/jobs/exactly-once", test_exactly_once);
