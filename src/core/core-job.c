@@ -562,7 +562,9 @@ static gboolean job_poll(pk_job *job)
 		 * (a dropped connection, a busy API), then give up on the job but not on the
 		 * task: its task id still resolves it from the platform. */
 		gboolean unknown_task = g_error_matches(error, PK_ERROR, PRL_ERR_TASK_NOT_FOUND);
-		if (!unknown_task && ++job->poll_failures < PK_JOB_POLL_READ_TRIES) {
+		/* Logged off: nobody will read for this job again. */
+		gboolean closed = g_error_matches(error, PK_ERROR, PRL_ERR_NOT_CONNECTED_TO_DISPATCHER);
+		if (!unknown_task && !closed && ++job->poll_failures < PK_JOB_POLL_READ_TRIES) {
 			PK_DEBUG("task %s: status read %u failed (%s); reading again", job->task_ref,
 			         job->poll_failures, error->message);
 			g_error_free(error);

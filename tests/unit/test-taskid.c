@@ -556,6 +556,46 @@ static void test_status_read_failures(void)
 	rt_deinit_and_check_leaks();
 }
 
+/* Logging off while a job follows a platform task: the job ends (not connected), its task
+ * id carries no outcome, and a new connection learns how the task really ended. */
+static void test_logoff_while_following(void)
+{
+	rt_init();
+	fake_reset(2);
+	fake_set_task_mode(-1);
+	PRL_HANDLE srv = rt_connect_fake(dir, NULL);
+	PRL_HANDLE vm = rt_vm(srv, "vm-0");
+	PRL_HANDLE job = PrlVm_Start(vm);
+	char *id = job_task_id(job, 20000);
+	PrlHandle_Free(vm);
+	rt_logoff_free(srv);
+	g_assert_cmpint(job_code(job), ==, PRL_ERR_NOT_CONNECTED_TO_DISPATCHER);
+	char *again = job_task_id(job, 0);
+	g_assert_cmpstr(again, ==, id);
+	g_free(again);
+	pk_task_info *t = NULL;
+	g_assert_true(pk_task_id_decode(id, &t, NULL));
+	g_assert_false(t->finished);
+	pk_task_info_free(t);
+	PrlHandle_Free(job);
+
+	char *ref = fake_last_task();
+	fake_task_finish(dir, ref, PRL_ERR_SUCCESS, NULL);
+	g_free(ref);
+	srv = rt_connect_fake(dir, NULL);
+	PRL_HANDLE task = rt_wait_param(PrlSrv_GetTaskInfo(srv, id));
+	PRL_JOB_STATUS st = PJS_UNKNOWN;
+	PRL_RESULT rc = PRL_ERR_UNEXPECTED;
+	g_assert_cmpint(PrlRunningTask_GetState(task, &st), ==, PRL_ERR_SUCCESS);
+	g_assert_cmpint(st, ==, PJS_FINISHED);
+	g_assert_cmpint(PrlRunningTask_GetRetCode(task, &rc), ==, PRL_ERR_SUCCESS);
+	g_assert_cmpint(rc, ==, PRL_ERR_SUCCESS);
+	PrlHandle_Free(task);
+	g_free(id);
+	rt_logoff_free(srv);
+	rt_deinit_and_check_leaks();
+}
+
 /* The sim driver keeps its tasks in its state directory: resolve one in a child. */
 static void test_sim_cross_process(void)
 {
@@ -630,6 +670,7 @@ int main(int argc, char **argv)
 	                test_cross_process_finished_outcome);
 	g_test_add_func("/taskid/cross-process/sim", test_sim_cross_process);
 	g_test_add_func("/taskid/status-read-failures", test_status_read_failures);
+	g_test_add_func("/taskid/logoff-while-following", test_logoff_while_following);
 	int r = g_test_run();
 	g_free(fake_uri);
 	g_free(dir);
