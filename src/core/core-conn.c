@@ -221,8 +221,31 @@ static gboolean host_is_local(const char *host)
 	       strcmp(host, "127.0.0.1") == 0 || strcmp(host, "::1") == 0;
 }
 
+/* Settings every driver accepts (see pk_driver.settings_keys). */
+static const char *const common_settings_keys[] = {
+	"driver", "uri", "username", "password", "request_timeout", "ca_file", "tls_fingerprint",
+	"insecure_skip_verify", "log_level", NULL,
+};
+
+/* A misspelt setting must not go unnoticed: name every one the driver will not read. */
+static void warn_unknown_settings(const pk_driver *drv, GHashTable *settings)
+{
+	if (drv->settings_keys == NULL || settings == NULL)
+		return;
+	GHashTableIter it;
+	gpointer key;
+	g_hash_table_iter_init(&it, settings);
+	while (g_hash_table_iter_next(&it, &key, NULL))
+		if (!g_strv_contains(common_settings_keys, key) &&
+		    !g_strv_contains(drv->settings_keys, key)) {
+			g_autofree char *shown = g_strescape(key, NULL);
+			g_warning("setting '%s' is not one the %s driver knows; ignored", shown, drv->name);
+		}
+}
+
 pk_conn *pk_conn_new(const pk_driver *drv, GUri *uri, GHashTable *settings)
 {
+	warn_unknown_settings(drv, settings);
 	pk_conn *c = g_new0(pk_conn, 1);
 	c->refcount = 1;
 	c->driver = drv;

@@ -198,6 +198,10 @@ struct pk_driver {
 	const char *display_name;             /* "prlkit simulator", "Proxmox VE", ... */
 	const char *const *uri_schemes;       /* { "sim", NULL } */
 	guint64 features;                     /* PRLK_FEAT_* this driver can have */
+	/* Every setting the driver reads (NULL-terminated), besides the common ones (driver,
+	 * uri, username, password, request_timeout, ca_file, tls_fingerprint,
+	 * insecure_skip_verify, log_level): others are logged as ignored. NULL: no check. */
+	const char *const *settings_keys;
 	/* Features with these settings (e.g. a template mode); NULL → features. */
 	guint64 (*features_for)(GHashTable *settings);
 	/* uri may be NULL (driver chosen by name; settings say the rest). Settings: string → string,

@@ -86,6 +86,11 @@ caps = p.result("provider/initialize")["capabilities"]
 tap.ok(caps["guests_polling_rate"] == 900 and caps["tasks_polling_rate"] == 5,
        "connect settings override the file's", caps)
 tap.ok(os.path.isdir(state), "the file's state_dir was used")
+r = p.connect({"state_dri": "/tmp/typo", "speed": "0"})
+tap.ok(r == {"result": {}}, "an unknown setting is ignored", r)
+tap.ok("WARNING" in p.stderr_text() and "'state_dri'" in p.stderr_text() and
+       "'speed'" not in p.stderr_text(), "... with a warning naming it (and only it)",
+       [line for line in p.stderr_text().splitlines() if "setting" in line])
 r = p.connect({"tasks_polling_rate": "often"})
 tap.ok(r.get("error", {}).get("code") == -32602 and "tasks_polling_rate" in r["error"]["message"],
        "a polling rate that is not a number is -32602 naming the key", r)

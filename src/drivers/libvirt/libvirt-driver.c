@@ -164,13 +164,18 @@ static void lv_settings_clear(lv_settings *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* Query parameters libvirt's own URIs understand (remote driver); everything else in a
- * prlkit URI's query is a prlkit setting. */
-static const char *const libvirt_uri_params[] = {
+/* Every setting the driver reads (pk_driver.settings_keys): prlkit's own, then the query
+ * parameters libvirt's own URIs understand (remote driver), which are passed on; everything
+ * else in a prlkit URI's query is a prlkit setting. */
+#define LV_OWN_SETTINGS 7
+static const char *const lv_settings_keys[] = {
+	"storage_pool", "image_dir", "network", "stop_mode", "force_stop_after", "suspend_mode",
+	"ip_source",
 	"name", "command", "socket", "auth", "netcat", "keyfile", "no_verify", "no_tty",
 	"pkipath", "known_hosts", "known_hosts_verify", "sshauth", "mode", "proxy",
 	"tls_priority", NULL,
 };
+static const char *const *const libvirt_uri_params = lv_settings_keys + LV_OWN_SETTINGS;
 
 static gboolean is_libvirt_param(const char *key)
 {
@@ -983,6 +988,7 @@ static const pk_host_ops lv_host_ops = {
 static const char *const lv_schemes[] = { "libvirt", "qemu", "test", NULL };
 
 const pk_driver libvirt_driver = {
+	.settings_keys = lv_settings_keys,
 	.name = "libvirt",
 	.display_name = "libvirt/KVM",
 	.uri_schemes = lv_schemes,

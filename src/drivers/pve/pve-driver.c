@@ -1071,7 +1071,16 @@ static const pk_host_ops pve_host_ops = {
 
 static const char *const pve_schemes[] = { "pve", NULL };
 
+static const char *const pve_settings_keys[] = {
+	"host", "user", "realm", "token_name", "token_secret", "node", "template_mode",
+	"template_tag", "native_base_snapshot", "full_clone", "stop_mode", "force_stop_after",
+	"suspend_mode", "storage", "connect_timeout", "max_parallel", "inventory_cache_ms",
+	"config_cache_ttl", "ip_cache_ttl", "ip_retry", "lock_wait", "task_poll_ms",
+	"ticket_renew", NULL,
+};
+
 const pk_driver pve_driver = {
+	.settings_keys = pve_settings_keys,
 	.name = "pve",
 	.display_name = "Proxmox VE",
 	.uri_schemes = pve_schemes,

@@ -507,7 +507,11 @@ sim_watch(pk_conn *c, GCancellable *cancel)
 
 static const char *const sim_schemes[] = { "sim", NULL };
 
+static const char *const sim_settings_keys[] = { "state_dir", "speed", "seed", "fail", "fsync",
+                                                 NULL };
+
 const pk_driver sim_driver = {
+	.settings_keys = sim_settings_keys,
 	.name = "sim",
 	.display_name = "prlkit simulator",
 	.uri_schemes = sim_schemes,
