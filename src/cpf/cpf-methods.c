@@ -1050,6 +1050,22 @@ m_connect(cpf_ctx *ctx, json_t *params, cpf_error *err)
 		else
 			g_warning("setting 'log_level' is not one of error, warning, info, debug; ignored");
 	}
+	{
+		/* Settings are scalars (the console has only strings): name the first one that
+		 * is not, rather than letting the library refuse the whole object. */
+		const char *key;
+		json_t *value;
+		json_object_foreach(merged, key, value) {
+			if (json_is_object(value) || json_is_array(value)) {
+				g_autofree char *safe = cpf_sanitize(key, 64);
+				cpf_error_set(err, CPF_CODE_PARAMS, PRL_ERR_INVALID_PARAM,
+				              "invalid setting '%s' (it must be a string, number or boolean, "
+				              "not %s)", safe, json_is_object(value) ? "an object" : "an array");
+				json_decref(merged);
+				return NULL;
+			}
+		}
+	}
 	cpf_caps_compute(0, merged, &caps, &bad);
 	if (bad) {
 		json_decref(merged);

@@ -86,10 +86,18 @@ caps = p.result("provider/initialize")["capabilities"]
 tap.ok(caps["guests_polling_rate"] == 900 and caps["tasks_polling_rate"] == 5,
        "connect settings override the file's", caps)
 tap.ok(os.path.isdir(state), "the file's state_dir was used")
+for key, value in (("foo", {"a": 1}), ("speed", [0]), ("password", ["S3cr3t-in-a-list"])):
+    r = p.connect({key: value})
+    tap.ok(r.get("error", {}).get("code") == -32602 and
+           "invalid setting '%s'" % key in r["error"]["message"] and
+           "S3cr3t" not in r["error"]["message"],
+           "a setting that is an object or array: -32602 naming it (%s)" % key, r)
 r = p.connect({"state_dri": "/tmp/typo", "speed": "0"})
 tap.ok(r == {"result": {}}, "an unknown setting is ignored", r)
-tap.ok("WARNING" in p.stderr_text() and "'state_dri'" in p.stderr_text() and
-       "'speed'" not in p.stderr_text(), "... with a warning naming it (and only it)",
+tap.ok("setting 'state_dri' is not one the sim driver knows" in p.stderr_text() and
+       "'speed' is not one" not in p.stderr_text() and
+       "'state_dir' is not one" not in p.stderr_text(),
+       "... with a warning naming it (and only it)",
        [line for line in p.stderr_text().splitlines() if "setting" in line])
 r = p.connect({"tasks_polling_rate": "often"})
 tap.ok(r.get("error", {}).get("code") == -32602 and "tasks_polling_rate" in r["error"]["message"],

@@ -147,8 +147,8 @@ gboolean pve_settings_parse(GHashTable *settings, GUri *uri, pve_settings *out, 
 		}
 	} else {
 		g_set_error(error, PK_ERROR, PRL_ERR_INVALID_PARAM,
-		            "missing required setting 'token_secret' (with 'token_name', an API "
-		            "token: preferred) or 'password' (with 'username')");
+		            "missing required setting 'token_secret' (an API token, preferred, "
+		            "with 'token_name') or 'password' (with 'username')");
 		goto fail;
 	}
 	if (out->token_secret != NULL && strpbrk(out->token_secret, "\r\n") != NULL) {
