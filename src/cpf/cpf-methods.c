@@ -1013,6 +1013,8 @@ m_connect(cpf_ctx *ctx, json_t *params, cpf_error *err)
 	cpf_caps caps;
 	json_t *v;
 
+	/* A connect that fails, however early, leaves the process not connected. */
+	ctx_disconnect(ctx, TRUE);
 	if (!sent || json_is_null(sent)) {
 		cpf_error_set(err, CPF_CODE_PARAMS, PRL_ERR_INVALID_PARAM,
 		              "invalid params: missing required param 'settings'");
@@ -1025,7 +1027,6 @@ m_connect(cpf_ctx *ctx, json_t *params, cpf_error *err)
 	}
 	/* Before anything can echo them. */
 	cpf_log_add_secrets_from_json(sent);
-	ctx_disconnect(ctx, TRUE);
 
 	merged = merge_settings(ctx->opts, sent);
 	redacted = cpf_settings_redacted_json(merged);

@@ -92,6 +92,14 @@ for key, value in (("foo", {"a": 1}), ("speed", [0]), ("password", ["S3cr3t-in-a
            "invalid setting '%s'" % key in r["error"]["message"] and
            "S3cr3t" not in r["error"]["message"],
            "a setting that is an object or array: -32602 naming it (%s)" % key, r)
+for bad in ({}, {"settings": "x"}, {"settings": None}):
+    tap.ok(p.connect({"speed": "0"}) == {"result": {}}, "connected again")
+    r = p.call("provider/connect", bad)
+    after = p.call("guests/list")
+    tap.ok(r.get("error", {}).get("code") == -32602 and
+           after.get("error", {}).get("code") == -32603 and
+           "not connected" in after["error"]["message"],
+           "a failed connect (%r) leaves the process not connected" % bad, [r, after])
 r = p.connect({"state_dri": "/tmp/typo", "speed": "0"})
 tap.ok(r == {"result": {}}, "an unknown setting is ignored", r)
 tap.ok("setting 'state_dri' is not one the sim driver knows" in p.stderr_text() and
