@@ -134,6 +134,15 @@ claim_stdout(void)
 
 	if (fd < 0)
 		die(1, "cannot duplicate stdout: %s", g_strerror(errno));
+	if (fcntl(STDERR_FILENO, F_GETFD) < 0) {
+		/* Started with stderr closed: /dev/null takes its place, so no file opened later
+		 * becomes fd 2 and receives the log. */
+		int null = open("/dev/null", O_WRONLY);
+		if (null >= 0 && null != STDERR_FILENO) {
+			dup2(null, STDERR_FILENO);
+			close(null);
+		}
+	}
 	if (dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
 		die(1, "cannot redirect stdout: %s", g_strerror(errno));
 	return fd;

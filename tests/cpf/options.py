@@ -23,6 +23,12 @@ def run(args):
                           timeout=30)
 
 
+# Started with stderr closed (some service managers do): it still answers, and exits 0.
+r = subprocess.run([exe, "--driver", "sim"], input=b'{"method":"provider/initialize"}\n',
+                   stdout=subprocess.PIPE, preexec_fn=lambda: os.close(2), timeout=30)
+tap.ok(r.returncode == 0 and r.stdout.startswith(b'{"result":{"version":"1.0.0"'),
+       "stderr closed at start: answers and exits 0", r)
+
 r = run(["--version"])
 tap.ok(r.returncode == 0 and r.stdout.startswith(b"prlkit-cpf "), "--version", r)
 r = run(["--help"])
