@@ -46,8 +46,9 @@ static struct {
 	pk_pool *pool;             /* push_lock */
 
 	GMutex idle_lock;
-	GCond idle;                /* idle_lock: broadcast when deliveries drops to 0 */
+	GCond idle;                /* idle_lock: broadcast when deliveries or finishing drops to 0 */
 	gint deliveries;           /* atomic */
+	gint finishing;            /* atomic: workers between finishing a job and dropping it */
 } rt;
 
 static GPrivate event_thread_mark;   /* non-NULL on event threads */
@@ -190,17 +191,32 @@ void pk_runtime_delivery_begin(void)
 	g_atomic_int_inc(&rt.deliveries);
 }
 
+static gboolean runtime_quiet(void)
+{
+	return g_atomic_int_get(&rt.deliveries) == 0 && g_atomic_int_get(&rt.finishing) == 0;
+}
+
 gboolean pk_runtime_wait_deliveries(guint timeout_ms)
 {
 	if (g_private_get(&event_thread_mark) != NULL)
-		return g_atomic_int_get(&rt.deliveries) == 0;   /* it would wait for itself */
+		return runtime_quiet();   /* it would wait for itself */
 	gint64 end = g_get_monotonic_time() + (gint64)timeout_ms * G_TIME_SPAN_MILLISECOND;
 	g_mutex_lock(&rt.idle_lock);
-	while (g_atomic_int_get(&rt.deliveries) > 0 && g_cond_wait_until(&rt.idle, &rt.idle_lock, end))
+	while (!runtime_quiet() && g_cond_wait_until(&rt.idle, &rt.idle_lock, end))
 		;
-	gboolean idle = g_atomic_int_get(&rt.deliveries) == 0;
+	gboolean idle = runtime_quiet();
 	g_mutex_unlock(&rt.idle_lock);
 	return idle;
+}
+
+/* A worker that finished a job has dropped its reference. */
+static void finishing_end(void)
+{
+	if (g_atomic_int_dec_and_test(&rt.finishing)) {
+		g_mutex_lock(&rt.idle_lock);
+		g_cond_broadcast(&rt.idle);
+		g_mutex_unlock(&rt.idle_lock);
+	}
 }
 
 void pk_runtime_delivery_end(void)
@@ -360,30 +376,20 @@ static void job_release_data(pk_job *job)
 /* The job a worker is running on this thread (its pool reference is the runner's). */
 static __thread pk_job *running_job;
 
-/* Drop one reference unless it is the last one (then FALSE: the caller still holds it). */
-static gboolean unref_unless_last(pk_job *job)
-{
-	gint n = g_atomic_int_get(&job->base.refcount);
-	while (n > 1) {
-		/* On failure n receives the current value and the loop retries. */
-		if (__atomic_compare_exchange_n(&job->base.refcount, &n, n - 1, TRUE,
-		                                __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			return TRUE;
-	}
-	return FALSE;
-}
-
 /* Exactly once: FALSE if the job had finished already.
  *
- * On the job's worker this also drops the worker's (pool) reference, under the job lock when
- * someone else still holds one: whoever sees the job finished never sees the worker's
- * reference, so a program that frees every handle after PrlJob_Wait has no live handle left
- * (PrlDbg_GetHandlesNum). The worker must not touch the job after that. */
+ * On the job's worker this also drops the worker's (pool) reference, after unlocking: an
+ * event delivery may hold the only other one and free the job at once. Until then the
+ * worker counts as finishing, and PrlDbg_GetHandlesNum waits for it, so a program that
+ * frees every handle after PrlJob_Wait counts none left. The worker must not touch the job
+ * after that. */
 static gboolean job_finish(pk_job *job, PRL_RESULT code, const char *message)
 {
 	gboolean runner = running_job == job;
-	if (runner)
+	if (runner) {
 		running_job = NULL;   /* tells job_run the reference is taken care of */
+		g_atomic_int_inc(&rt.finishing);
+	}
 
 	/* Objects are created and messages redacted before taking the job lock. */
 	pk_result *fresh = NULL;
@@ -422,14 +428,15 @@ static gboolean job_finish(pk_job *job, PRL_RESULT code, const char *message)
 			pk_server_deliver_job(job->server, job);
 		g_cond_broadcast(&job->cond);
 	}
-	gboolean released = runner && unref_unless_last(job);
 	g_mutex_unlock(&job->lock);
 
 	g_free(text);
 	pk_object_unref_ptr(fresh);
 	pk_object_unref_ptr(drop);
-	if (runner && !released)
-		pk_object_unref(job);   /* nobody else had it: gone now */
+	if (runner) {
+		pk_object_unref(job);
+		finishing_end();
+	}
 	return first;
 }
 
