@@ -476,9 +476,11 @@ char *pve_tags_with(const char *tags, const char *tag, gboolean present)
 
 gboolean pve_snapname_valid(const char *p)
 {
-	/* Proxmox's "pve-configid": a letter, then at least one more character. */
+	/* Proxmox's "pve-configid": a letter, then at least one more character; "pending" is
+	 * reserved in any case. */
 	gsize n = p != NULL ? strlen(p) : 0;
-	if (n < 2 || n > PVE_SNAPNAME_MAX || !g_ascii_isalpha(p[0]))
+	if (n < 2 || n > PVE_SNAPNAME_MAX || !g_ascii_isalpha(p[0]) ||
+	    g_ascii_strcasecmp(p, "pending") == 0)
 		return FALSE;
 	return strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
 }
@@ -542,9 +544,8 @@ char *pve_snapname_decode(const char *p)
 
 static char *snap_encode_nolimit(const char *name)
 {
-	/* Proxmox reserves "current" (the live state) and "pending" (any case): escaped. */
-	if (pve_snapname_valid(name) && g_ascii_strcasecmp(name, "current") != 0 &&
-	    g_ascii_strcasecmp(name, "pending") != 0) {
+	/* "current" is the live state's pseudo-snapshot: escaped ("pending" is not valid). */
+	if (pve_snapname_valid(name) && strcmp(name, "current") != 0) {
 		/* Identity unless the name reads as an encoding of another name. */
 		g_autofree char *d = pve_snapname_decode(name);
 		if (strcmp(d, name) == 0)
