@@ -199,9 +199,10 @@ PRL_METHOD(PrlDbg_GetHandlesNum)(PRL_UINT32_PTR pNum, PRL_HANDLE_TYPE type)
 {
 	if (pNum == NULL)
 		return PRL_ERR_INVALID_ARG;
-	/* Events queued for handlers hold references until delivered: a program that freed
-	 * everything counts what it still holds, not what the event thread is about to drop. */
-	pk_runtime_wait_deliveries(2000);
+	/* Events queued for handlers, and workers letting go of jobs they finished, hold
+	 * references for a moment: a program that freed everything counts what it still holds,
+	 * not what the library is about to drop. */
+	pk_runtime_wait_quiet(2000);
 	*pNum = pk_handle_count(type);
 	return PRL_ERR_SUCCESS;
 }

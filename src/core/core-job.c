@@ -196,7 +196,7 @@ static gboolean runtime_quiet(void)
 	return g_atomic_int_get(&rt.deliveries) == 0 && g_atomic_int_get(&rt.finishing) == 0;
 }
 
-gboolean pk_runtime_wait_deliveries(guint timeout_ms)
+gboolean pk_runtime_wait_quiet(guint timeout_ms)
 {
 	if (g_private_get(&event_thread_mark) != NULL)
 		return runtime_quiet();   /* it would wait for itself */

@@ -37,7 +37,7 @@ void pk_runtime_delivery_end(void);
 /* Wait (at most timeout_ms) until no delivery is queued or running and no worker is still
  * letting go of a job it finished; FALSE if one still is. On an event thread it does not
  * wait. */
-gboolean pk_runtime_wait_deliveries(guint timeout_ms);
+gboolean pk_runtime_wait_quiet(guint timeout_ms);
 /* The calling thread is an event thread (Deinit must not wait for itself). */
 void pk_runtime_mark_event_thread(void);
 
